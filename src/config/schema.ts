@@ -1,0 +1,223 @@
+import { isIP } from 'node:net'
+import { z } from 'zod'
+
+// Loopback by default: exposing the gateway to a network is a decision, not an accident.
+export const DEFAULT_LISTEN = '127.0.0.1:8080'
+// 16 MiB: above 10 MB of attachments once base64'd (×4/3) plus the JSON around them.
+export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024
+// A local SQLite file next to the binary: zero setup for a single instance.
+export const DEFAULT_DATABASE_URL = 'file:./data/omnigate.db'
+// NORMAL in WAL mode is durable across process crashes and much faster than FULL.
+export const DEFAULT_SYNCHRONOUS = 'NORMAL'
+// 5 s: rides out a checkpoint or a CLI command holding the write lock.
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000
+// Enough parallel provider calls to hide network latency without tripping provider rate limits.
+export const DEFAULT_CONCURRENCY = 32
+// One claim query per 100 messages keeps the database round-trips negligible.
+export const DEFAULT_BATCH_SIZE = 100
+// 250 ms: a new message starts within a quarter second while an idle poll costs almost nothing.
+export const DEFAULT_POLL_INTERVAL_MS = 250
+// 30 s: longer than the slowest provider timeout, so a lease never expires mid-send.
+export const DEFAULT_LEASE_MS = 30_000
+// 8 attempts with exponential backoff span roughly four hours of provider outage.
+export const DEFAULT_MAX_ATTEMPTS = 8
+// A day: a notification older than that is usually worse than none.
+export const DEFAULT_MAX_AGE_SECONDS = 86_400
+// 2 s: the first retry comes quickly, after a transient blip has usually passed.
+export const DEFAULT_BACKOFF_BASE_MS = 2000
+// An hour: caps the wait so a recovered provider is retried within the hour.
+export const DEFAULT_BACKOFF_MAX_MS = 3_600_000
+// 15 s: generous for an HTTP API call, still half the lease.
+export const DEFAULT_SEND_TIMEOUT_MS = 15_000
+// 10 s: lets in-flight sends finish but stays under typical orchestrator kill deadlines.
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
+// 10 MiB: what most e-mail and chat providers accept per message.
+export const DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+// 1000 per batch request keeps one request's transaction short.
+export const DEFAULT_MAX_BATCH = 1000
+
+export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
+export const API_KEY_PREFIX = 'og_live_'
+// 24 characters of base62 is ~143 bits: not guessable, whoever generated it.
+const API_KEY_MIN_SECRET_CHARS = 24
+const DATABASE_SCHEMES = ['file:', 'libsql:', 'http:', 'https:', 'ws:', 'wss:']
+
+/** Splits `HOST:PORT` (IPv6 as `[::1]:8080`); null when malformed or the port is out of range. */
+export function parseListen(listen: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(listen)
+  if (!m) return null
+  const port = Number(m[3])
+  if (port > 65535) return null
+  if (m[1] !== undefined && isIP(m[1].replace(/%.*$/, '')) !== 6) return null
+  return { host: m[1] ?? m[2], port }
+}
+
+/** The base URL clients reach this instance at, without a trailing slash. */
+export function publicUrl(config: Pick<Config, 'server'>): string {
+  const { public_url, listen } = config.server
+  if (public_url !== '') return public_url.replace(/\/+$/, '')
+  const parsed = parseListen(listen)
+  if (!parsed) throw new Error(`server.listen: invalid address "${listen}"`)
+  const host = parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host
+  return `http://${host}:${parsed.port}`
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+function isIpOrCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/')
+  const version = isIP(address)
+  if (version === 0 || extra !== undefined) return false
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128))
+}
+
+function isBase64Key32(value: string): boolean {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value) || value.length % 4 !== 0) return false
+  return Buffer.from(value, 'base64').length === 32
+}
+
+/** Adds an issue at `[index, key]` for every item repeating an earlier item's `key`. */
+function uniqueBy<T, K extends keyof T & string>(key: K, what: string) {
+  return (items: T[], ctx: z.RefinementCtx<T[]>) => {
+    const firstIndex = new Map<unknown, number>()
+    items.forEach((item, index) => {
+      const first = firstIndex.get(item[key])
+      if (first === undefined) firstIndex.set(item[key], index)
+      else ctx.addIssue({ code: 'custom', path: [index, key], message: `duplicate ${what} "${String(item[key])}" (first at index ${first})` })
+    })
+  }
+}
+
+const int = () => z.int()
+const slug = (what: string) =>
+  z.string().regex(SLUG_PATTERN, `${what} must be 1-63 characters of a-z, 0-9 and "-", starting with a letter or digit`)
+
+const serverSchema = z.strictObject({
+  listen: z
+    .string()
+    .refine((v) => parseListen(v) !== null, 'must be HOST:PORT with a port 0-65535 (IPv6 as [::1]:8080)')
+    .default(DEFAULT_LISTEN),
+  public_url: z
+    .string()
+    .refine((v) => v === '' || isHttpUrl(v), 'must be an http(s) URL, or "" to derive it from server.listen')
+    .default(''),
+  body_limit_bytes: int().positive().default(DEFAULT_BODY_LIMIT_BYTES),
+  trusted_proxies: z.array(z.string().refine(isIpOrCidr, 'must be an IP address or CIDR range')).prefault([]),
+})
+
+const databaseSchema = z.strictObject({
+  url: z
+    .string()
+    .refine(
+      (v) => v === ':memory:' || DATABASE_SCHEMES.some((s) => v.startsWith(s)),
+      `must start with ${DATABASE_SCHEMES.join(', ')} or be ":memory:"`,
+    )
+    .default(DEFAULT_DATABASE_URL),
+  synchronous: z.enum(['NORMAL', 'FULL']).default(DEFAULT_SYNCHRONOUS),
+  busy_timeout_ms: int().min(0).default(DEFAULT_BUSY_TIMEOUT_MS),
+  auth_token: z.string().optional(),
+  auto_migrate: z.boolean().default(true),
+})
+
+const securitySchema = z.strictObject({
+  master_key: z
+    .string()
+    .refine(isBase64Key32, 'must be base64 decoding to exactly 32 bytes (generate one with: openssl rand -base64 32)')
+    .optional(),
+  allow_private_network: z.boolean().default(false),
+})
+
+const engineSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    concurrency: int().min(1).max(1000).default(DEFAULT_CONCURRENCY),
+    batch_size: int().min(1).max(1000).default(DEFAULT_BATCH_SIZE),
+    poll_interval_ms: int().min(10).default(DEFAULT_POLL_INTERVAL_MS),
+    lease_ms: int().min(1000).default(DEFAULT_LEASE_MS),
+    max_attempts: int().min(1).default(DEFAULT_MAX_ATTEMPTS),
+    max_age_seconds: int().min(1).default(DEFAULT_MAX_AGE_SECONDS),
+    backoff_base_ms: int().min(1).default(DEFAULT_BACKOFF_BASE_MS),
+    backoff_max_ms: int().min(1).default(DEFAULT_BACKOFF_MAX_MS),
+    send_timeout_ms: int().min(100).default(DEFAULT_SEND_TIMEOUT_MS),
+    shutdown_timeout_ms: int().min(0).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  })
+  .superRefine((engine, ctx) => {
+    if (engine.backoff_max_ms < engine.backoff_base_ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backoff_max_ms'],
+        message: `engine.backoff_max_ms (${engine.backoff_max_ms}) must be >= engine.backoff_base_ms (${engine.backoff_base_ms})`,
+      })
+    }
+  })
+
+const messagesSchema = z.strictObject({
+  max_attachment_bytes: int().positive().default(DEFAULT_MAX_ATTACHMENT_BYTES),
+  max_batch: int().min(1).max(10_000).default(DEFAULT_MAX_BATCH),
+})
+
+const logSchema = z.strictObject({
+  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  format: z.enum(['text', 'json']).default('text'),
+})
+
+const terminalSchema = z.strictObject({
+  address: z.string().min(1),
+  name: z.string().optional(),
+  default: z.boolean().optional(),
+})
+
+const channelSchema = z.strictObject({
+  name: slug('channel name'),
+  type: z.string().min(1),
+  config: z.record(z.string(), z.unknown()).prefault({}),
+  max_attempts: int().min(1).optional(),
+  max_age_seconds: int().min(1).optional(),
+  terminals: z.array(terminalSchema).prefault([]),
+})
+
+const apiKeySchema = z.strictObject({
+  key: z
+    .string()
+    .refine(
+      (v) => v.startsWith(API_KEY_PREFIX) && v.length >= API_KEY_PREFIX.length + API_KEY_MIN_SECRET_CHARS,
+      `must start with "${API_KEY_PREFIX}" followed by at least ${API_KEY_MIN_SECRET_CHARS} characters`,
+    ),
+  name: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+})
+
+const applicationSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  api_keys: z.array(apiKeySchema).prefault([]),
+})
+
+const namespaceSchema = z.strictObject({
+  slug: slug('slug'),
+  name: z.string().optional(),
+  channels: z.array(channelSchema).superRefine(uniqueBy('name', 'channel name')).prefault([]),
+  applications: z.array(applicationSchema).superRefine(uniqueBy('name', 'application name')).prefault([]),
+})
+
+/** The whole configuration file; every section is optional and filled with defaults. */
+export const configSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  database: databaseSchema.prefault({}),
+  security: securitySchema.prefault({}),
+  engine: engineSchema.prefault({}),
+  messages: messagesSchema.prefault({}),
+  log: logSchema.prefault({}),
+  namespaces: z.array(namespaceSchema).superRefine(uniqueBy('slug', 'namespace slug')).prefault([]),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type NamespaceConfig = Config['namespaces'][number]
+export type ChannelConfig = NamespaceConfig['channels'][number]

@@ -1,0 +1,172 @@
+/**
+ * Channels: a namespace's configured connection to one provider. The connector config is
+ * validated by the connector's schema, sealed with the master key, and masked in every view.
+ */
+import { and, count, desc, eq, or } from 'drizzle-orm'
+import { getConnector, connectorTypes } from '../../connectors/registry'
+import { checkOutboundUrl, UrlRejectedError } from '../../lib/url-guard'
+import { newId } from '../../lib/ids'
+import { zodFieldErrors } from '../../lib/zod-errors'
+import { channels, messages, terminals } from '../../store/schema'
+import type { Db } from '../../store/store'
+import { type Deps, now } from '../deps'
+import { errors, invalidField } from '../errors'
+import { SLUG_PATTERN } from '../namespaces'
+import { USER_AGENT } from '../../version'
+import { invalidateChannelCache } from './resolve'
+
+export type Channel = typeof channels.$inferSelect
+export const CHANNEL_STATUSES = ['active', 'paused', 'failing'] as const
+
+export interface ChannelInput {
+  name: string
+  type: string
+  config?: Record<string, unknown>
+  status?: 'active' | 'paused'
+  max_attempts?: number | null
+  max_age_seconds?: number | null
+}
+
+/** The channel's config with secret values masked: never the secret itself. */
+export function maskConfig(type: string, config: Record<string, unknown>): Record<string, unknown> {
+  const secret = new Set(getConnector(type)?.secretKeys ?? [])
+  const mask = (v: unknown): unknown =>
+    v !== null && typeof v === 'object'
+      ? Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, mask(inner)]))
+      : typeof v === 'string' && v.length > 8
+        ? `••••${v.slice(-4)}`
+        : '••••'
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, secret.has(k) ? mask(v) : v]))
+}
+
+export function openChannelConfig(deps: Pick<Deps, 'box'>, channel: Channel): Record<string, unknown> {
+  return deps.box.openJson(channel.configEnc, channel.id)
+}
+
+export function channelView(deps: Pick<Deps, 'box'>, channel: Channel) {
+  return {
+    id: channel.id,
+    name: channel.name,
+    type: channel.type,
+    status: channel.status,
+    config: maskConfig(channel.type, openChannelConfig(deps, channel)),
+    max_attempts: channel.maxAttempts,
+    max_age_seconds: channel.maxAgeSeconds,
+    created_at: new Date(channel.createdAt).toISOString(),
+    updated_at: new Date(channel.updatedAt).toISOString(),
+  }
+}
+
+/** Validates a config against the connector's schema and checks every URL in it with the guard. */
+export async function validateChannelConfig(deps: Deps, type: string, config: Record<string, unknown>) {
+  const connector = getConnector(type)
+  if (!connector) throw invalidField('type', `unknown channel type "${type}" (known: ${connectorTypes().join(', ')})`)
+  const parsed = connector.configSchema.safeParse(config)
+  if (!parsed.success) throw errors.validation('invalid channel config', zodFieldErrors(parsed.error, ['config']))
+  const value = parsed.data as Record<string, unknown>
+  for (const key of ['url', 'base_url']) {
+    if (typeof value[key] !== 'string') continue
+    try {
+      await checkOutboundUrl(value[key] as string, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
+    } catch (error) {
+      if (error instanceof UrlRejectedError) throw invalidField(`config.${key}`, error.message)
+      throw error
+    }
+  }
+  return value
+}
+
+/** Inserts a channel inside an open transaction (config already validated). */
+export async function insertChannel(
+  deps: Deps,
+  tx: Db,
+  namespaceId: string,
+  input: ChannelInput,
+  config: Record<string, unknown>,
+): Promise<Channel> {
+  const at = now(deps)
+  const taken = await tx
+    .select({ id: channels.id })
+    .from(channels)
+    .where(and(eq(channels.namespaceId, namespaceId), eq(channels.name, input.name)))
+  if (taken[0]) throw errors.conflict(`channel "${input.name}" already exists`)
+  const id = newId('ch')
+  const row: Channel = {
+    id,
+    namespaceId,
+    name: input.name,
+    type: input.type,
+    configEnc: deps.box.sealJson(config, id),
+    status: input.status ?? 'active',
+    maxAttempts: input.max_attempts ?? null,
+    maxAgeSeconds: input.max_age_seconds ?? null,
+    createdAt: at,
+    updatedAt: at,
+  }
+  await tx.insert(channels).values(row)
+  return row
+}
+
+export async function createChannel(deps: Deps, namespaceId: string, input: ChannelInput): Promise<Channel> {
+  if (!SLUG_PATTERN.test(input.name)) throw invalidField('name', 'lowercase letters, digits and dashes, at most 63')
+  const config = await validateChannelConfig(deps, input.type, input.config ?? {})
+  return deps.store.tx((tx) => insertChannel(deps, tx, namespaceId, input, config))
+}
+
+export async function listChannels(deps: Deps, namespaceId: string): Promise<Channel[]> {
+  return deps.store.read.select().from(channels).where(eq(channels.namespaceId, namespaceId)).orderBy(desc(channels.id))
+}
+
+/** A channel by id or name, or a 404. */
+export async function getChannel(deps: Pick<Deps, 'store'>, namespaceId: string, ref: string, tx?: Db): Promise<Channel> {
+  const rows = await (tx ?? deps.store.read)
+    .select()
+    .from(channels)
+    .where(and(eq(channels.namespaceId, namespaceId), or(eq(channels.id, ref), eq(channels.name, ref))))
+  if (!rows[0]) throw errors.channelNotFound(`channel "${ref}" does not exist`)
+  return rows[0]
+}
+
+export type ChannelPatch = Partial<Omit<ChannelInput, 'type' | 'name'>>
+
+/** Updates status, limits or config; a new config replaces the old one whole. */
+export async function updateChannel(deps: Deps, namespaceId: string, ref: string, patch: ChannelPatch): Promise<Channel> {
+  const current = await getChannel(deps, namespaceId, ref)
+  const config = patch.config ? await validateChannelConfig(deps, current.type, patch.config) : undefined
+  const updated = await deps.store.tx(async (tx) => {
+    const rows = await tx
+      .update(channels)
+      .set({
+        ...(config ? { configEnc: deps.box.sealJson(config, current.id) } : {}),
+        ...(patch.status ? { status: patch.status } : {}),
+        ...(patch.max_attempts !== undefined ? { maxAttempts: patch.max_attempts } : {}),
+        ...(patch.max_age_seconds !== undefined ? { maxAgeSeconds: patch.max_age_seconds } : {}),
+        updatedAt: now(deps),
+      })
+      .where(and(eq(channels.id, current.id), eq(channels.namespaceId, namespaceId)))
+      .returning()
+    return rows[0]!
+  })
+  invalidateChannelCache()
+  return updated
+}
+
+/** Deletes a channel that has carried no messages; one with history can only be paused. */
+export async function deleteChannel(deps: Deps, namespaceId: string, ref: string): Promise<void> {
+  const channel = await getChannel(deps, namespaceId, ref)
+  await deps.store.tx(async (tx) => {
+    const used = await tx.select({ n: count() }).from(messages).where(eq(messages.channelId, channel.id))
+    if (used[0]!.n > 0) throw errors.conflict(`channel "${channel.name}" has messages; pause it instead`)
+    await tx.delete(terminals).where(eq(terminals.channelId, channel.id))
+    await tx.delete(channels).where(and(eq(channels.id, channel.id), eq(channels.namespaceId, namespaceId)))
+  })
+  invalidateChannelCache()
+}
+
+/** Asks the connector whether the channel's credentials work (its health check, if it has one). */
+export async function testChannel(deps: Deps, namespaceId: string, ref: string) {
+  const channel = await getChannel(deps, namespaceId, ref)
+  const connector = getConnector(channel.type)!
+  if (!connector.health) return { ok: true, detail: `${channel.type} has no health check; config is valid` }
+  return connector.health({ config: openChannelConfig(deps, channel), fetch: deps.fetch, userAgent: USER_AGENT })
+}

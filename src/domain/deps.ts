@@ -1,0 +1,29 @@
+import type { GuardedFetch } from '../connectors/types'
+import type { SecretBox } from '../lib/secrets'
+import type { Store } from '../store/store'
+
+/** Tunables the domain needs, taken from the config once at start-up. */
+export interface DomainLimits {
+  maxAttachmentBytes: number
+  maxBatch: number
+  allowPrivateNetwork: boolean
+  defaultMaxAttempts: number
+  defaultMaxAgeSeconds: number
+}
+
+/**
+ * What every domain function receives first: the store plus the few process-wide services the
+ * domain needs (DESIGN.md says `(store, namespaceId, input)`; see docs/decisions.md).
+ */
+export interface Deps {
+  store: Store
+  box: SecretBox
+  limits: DomainLimits
+  /** fetch through the outbound-URL guard, for connectors. */
+  fetch: GuardedFetch
+  now?: () => number
+  /** Called after new work is committed, so the dispatcher need not wait for its next poll. */
+  signalWork?: () => void
+}
+
+export const now = (deps: Pick<Deps, 'now'>): number => (deps.now ? deps.now() : Date.now())

@@ -1,0 +1,57 @@
+/**
+ * Every error the API can return, declared once with a stable code, HTTP status and title
+ * (rendered as RFC 9457 problem+json by src/http/middleware/errors.ts). Domain code throws these.
+ */
+export type FieldError = { field: string; message: string }
+
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string = title,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(detail)
+    this.name = 'AppError'
+  }
+}
+
+type ErrorFactory = (detail?: string, errors?: FieldError[]) => AppError
+
+function appError(code: string, status: number, title: string): ErrorFactory & { code: string } {
+  const make = (detail?: string, errors?: FieldError[]) => new AppError(code, status, title, detail ?? title, errors)
+  return Object.assign(make, { code })
+}
+
+export const errors = {
+  malformedJson: appError('malformed_json', 400, 'Malformed JSON body'),
+  badRequest: appError('bad_request', 400, 'Bad request'),
+  unauthorized: appError('unauthorized', 401, 'Missing or invalid credentials'),
+  forbidden: appError('insufficient_scope', 403, 'The credential lacks the scope this route needs'),
+  notFound: appError('not_found', 404, 'Not found'),
+  namespaceNotFound: appError('namespace_not_found', 404, 'Namespace not found'),
+  channelNotFound: appError('channel_not_found', 404, 'Channel not found'),
+  terminalNotFound: appError('terminal_not_found', 404, 'Terminal not found'),
+  messageNotFound: appError('message_not_found', 404, 'Message not found'),
+  applicationNotFound: appError('application_not_found', 404, 'Application not found'),
+  apiKeyNotFound: appError('api_key_not_found', 404, 'API key not found'),
+  conflict: appError('conflict', 409, 'Conflict'),
+  idempotencyInFlight: appError('idempotency_key_in_flight', 409, 'A request with this Idempotency-Key is still in flight'),
+  messageNotCancellable: appError('message_not_cancellable', 409, 'Only a scheduled message can be cancelled'),
+  payloadTooLarge: appError('payload_too_large', 413, 'Request body too large'),
+  unsupportedMediaType: appError('unsupported_media_type', 415, 'Content-Type must be application/json'),
+  validation: appError('validation_failed', 422, 'The request is not valid'),
+  idempotencyMismatch: appError(
+    'idempotency_key_reused',
+    422,
+    'This Idempotency-Key was used with a different request body',
+  ),
+  internal: appError('internal_error', 500, 'Internal server error'),
+  notReady: appError('not_ready', 503, 'Not ready'),
+}
+
+/** A 422 naming one field. */
+export function invalidField(field: string, message: string): AppError {
+  return errors.validation(`${field}: ${message}`, [{ field, message }])
+}

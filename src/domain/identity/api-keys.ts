@@ -1,0 +1,157 @@
+/**
+ * API keys: `og_live_<32 base64url chars>` (192 random bits). Stored as a lookup prefix and a
+ * SHA-256 hash; the secret is shown once. Verification is cached for at most a second, so a key
+ * revoked by another process (the CLI) stops working within a second.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { and, desc, eq, isNull } from 'drizzle-orm'
+import { newId } from '../../lib/ids'
+import { TtlCache } from '../../lib/ttl-cache'
+import { apiKeys, applications, namespaces } from '../../store/schema'
+import type { Db } from '../../store/store'
+import { type Deps, now } from '../deps'
+import { errors, invalidField } from '../errors'
+import { ALL_SCOPES, isScope, type Scope } from './scopes'
+
+export const API_KEY_PREFIX = 'og_live_'
+const LOOKUP_CHARS = 12
+/** Revocation from another process must bite within a second (issue #3). */
+const AUTH_CACHE_TTL_MS = 1000
+
+export type ApiKey = typeof apiKeys.$inferSelect
+
+/** Who a request is, once its credential checks out. */
+export interface Principal {
+  keyId: string
+  applicationId: string
+  namespaceId: string
+  namespaceSlug: string
+  scopes: ReadonlySet<Scope>
+}
+
+const hashKey = (key: string) => createHash('sha256').update(key).digest()
+
+export function generateApiKey(): string {
+  return API_KEY_PREFIX + randomBytes(24).toString('base64url')
+}
+
+export function apiKeyView(key: ApiKey) {
+  return {
+    id: key.id,
+    application_id: key.applicationId,
+    name: key.name,
+    prefix: `${API_KEY_PREFIX}${key.lookup}…`,
+    scopes: key.scopes,
+    expires_at: key.expiresAt ? new Date(key.expiresAt).toISOString() : null,
+    revoked_at: key.revokedAt ? new Date(key.revokedAt).toISOString() : null,
+    created_at: new Date(key.createdAt).toISOString(),
+  }
+}
+
+function checkScopes(scopes: string[]): Scope[] {
+  scopes.forEach((s, i) => {
+    if (!isScope(s)) throw invalidField(`scopes.${i}`, `unknown scope "${s}" (known: ${ALL_SCOPES.join(', ')})`)
+  })
+  return scopes as Scope[]
+}
+
+export interface NewApiKey {
+  applicationId: string
+  name?: string
+  scopes?: string[]
+  expiresAt?: number | null
+  /** A key chosen by the operator (config reconcile); generated when absent. */
+  key?: string
+}
+
+/** Inserts an API key inside an open transaction; returns the row and the secret (shown once). */
+export async function insertApiKey(tx: Db, namespaceId: string, input: NewApiKey, at: number) {
+  const app = await tx
+    .select({ id: applications.id })
+    .from(applications)
+    .where(and(eq(applications.id, input.applicationId), eq(applications.namespaceId, namespaceId)))
+  if (!app[0]) throw errors.applicationNotFound(`application "${input.applicationId}" does not exist`)
+  const secret = input.key ?? generateApiKey()
+  if (!secret.startsWith(API_KEY_PREFIX) || secret.length < API_KEY_PREFIX.length + 24) {
+    throw invalidField('key', `must start with ${API_KEY_PREFIX} followed by at least 24 characters`)
+  }
+  const row: ApiKey = {
+    id: newId('key'),
+    namespaceId,
+    applicationId: input.applicationId,
+    name: input.name ?? '',
+    lookup: secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS),
+    hash: hashKey(secret).toString('hex'),
+    scopes: checkScopes(input.scopes ?? [...ALL_SCOPES]),
+    expiresAt: input.expiresAt ?? null,
+    revokedAt: null,
+    lastUsedAt: null,
+    createdAt: at,
+  }
+  await tx.insert(apiKeys).values(row)
+  return { key: row, secret }
+}
+
+export async function createApiKey(deps: Deps, namespaceId: string, input: NewApiKey) {
+  return deps.store.tx((tx) => insertApiKey(tx, namespaceId, input, now(deps)))
+}
+
+export async function listApiKeys(deps: Deps, namespaceId: string): Promise<ApiKey[]> {
+  return deps.store.read.select().from(apiKeys).where(eq(apiKeys.namespaceId, namespaceId)).orderBy(desc(apiKeys.id))
+}
+
+export async function revokeApiKey(deps: Deps, namespaceId: string, keyId: string): Promise<ApiKey> {
+  return deps.store.tx(async (tx) => {
+    const rows = await tx
+      .update(apiKeys)
+      .set({ revokedAt: now(deps) })
+      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.namespaceId, namespaceId)))
+      .returning()
+    if (!rows[0]) throw errors.apiKeyNotFound(`API key "${keyId}" does not exist`)
+    authCache.clear()
+    return rows[0]
+  })
+}
+
+/** Whether a key with this exact secret exists (config reconcile). */
+export async function apiKeyExists(tx: Db, secret: string): Promise<boolean> {
+  const lookup = secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS)
+  const rows = await tx.select({ hash: apiKeys.hash }).from(apiKeys).where(eq(apiKeys.lookup, lookup))
+  return rows.some((r) => timingSafeEqual(Buffer.from(r.hash, 'hex'), hashKey(secret)))
+}
+
+const authCache = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
+
+/** The principal for a bearer API key, or null when it is unknown, revoked or expired. */
+export async function authenticateApiKey(deps: Deps, secret: string): Promise<Principal | null> {
+  if (!secret.startsWith(API_KEY_PREFIX) || secret.length > 128) return null
+  const digest = hashKey(secret)
+  // The cache is keyed by the hash, never by the secret itself.
+  const cacheKey = digest.toString('base64')
+  const cached = authCache.get(cacheKey)
+  if (cached !== undefined) return cached
+  const lookup = secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS)
+  const rows = await deps.store.read
+    .select({ key: apiKeys, slug: namespaces.slug, nsStatus: namespaces.status })
+    .from(apiKeys)
+    .innerJoin(namespaces, eq(namespaces.id, apiKeys.namespaceId))
+    .where(and(eq(apiKeys.lookup, lookup), isNull(apiKeys.revokedAt)))
+  const at = now(deps)
+  const match = rows.find(
+    (r) =>
+      timingSafeEqual(Buffer.from(r.key.hash, 'hex'), digest) &&
+      (r.key.expiresAt === null || r.key.expiresAt > at) &&
+      r.nsStatus === 'active',
+  )
+  const principal: Principal | null = match
+    ? {
+        keyId: match.key.id,
+        applicationId: match.key.applicationId,
+        namespaceId: match.key.namespaceId,
+        namespaceSlug: match.slug,
+        scopes: new Set(match.key.scopes as Scope[]),
+      }
+    : null
+  authCache.set(cacheKey, principal)
+  return principal
+}

@@ -1,0 +1,228 @@
+/**
+ * Accepting outbound messages: validate, resolve the channel and terminal, and insert the message
+ * row, which is itself the dispatcher's work item (transactional outbox). One message or a batch,
+ * with Idempotency-Key support, through the group-commit write queue.
+ */
+import { and, eq } from 'drizzle-orm'
+import { getConnector } from '../../connectors/registry'
+import { newId } from '../../lib/ids'
+import { checkOutboundUrl, UrlRejectedError } from '../../lib/url-guard'
+import { zodFieldErrors } from '../../lib/zod-errors'
+import { idempotencyKeys, messages } from '../../store/schema'
+import type { Db } from '../../store/store'
+import { resolveChannel } from '../channels/resolve'
+import { type Deps, now } from '../deps'
+import { type FieldError, errors } from '../errors'
+import type { SendMessageInput } from './input'
+import type { Message } from './views'
+
+/** An Idempotency-Key answers with the first response for this long (DESIGN.md). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
+/** A send_at further ahead than this is almost certainly a mistake. */
+const MAX_SCHEDULE_AHEAD_MS = 366 * 24 * 60 * 60 * 1000
+
+export interface SendContext {
+  applicationId?: string | null
+  idempotency?: { key: string; requestHash: string }
+}
+
+/** What the API answers: a fresh acceptance or the replay of the first response to the key. */
+export interface Accepted {
+  status: number
+  body: unknown
+  replayed: boolean
+}
+
+const acceptedItem = (m: Message) => ({
+  id: m.id,
+  status: m.status,
+  send_at: m.sendAt === null ? null : new Date(m.sendAt).toISOString(),
+  created_at: new Date(m.createdAt).toISOString(),
+})
+
+function decodedBase64Length(b64: string): number | null {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) return null
+  return (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0)
+}
+
+/** Builds the message row, or lists what is wrong with the input (paths relative to it). */
+async function prepareMessage(
+  deps: Deps,
+  namespaceId: string,
+  input: SendMessageInput,
+  ctx: SendContext,
+  at: number,
+): Promise<{ row: Message } | { errors: FieldError[] }> {
+  const problems: FieldError[] = []
+  const channel = await resolveChannel(deps.store, namespaceId, input.channel)
+  if (!channel) return { errors: [{ field: 'channel', message: `no channel "${input.channel}" in this namespace` }] }
+  const connector = getConnector(channel.type)
+
+  let sender: string | null = null
+  let terminalId: string | null = null
+  if (channel.terminals.length > 0) {
+    const terminal = input.from
+      ? channel.terminals.find((t) => t.address === input.from || t.id === input.from)
+      : (channel.terminals.find((t) => t.isDefault) ?? channel.terminals[0])
+    if (!terminal) problems.push({ field: 'from', message: `"${input.from}" is not a terminal of channel "${channel.name}"` })
+    else [sender, terminalId] = [terminal.address, terminal.id]
+  } else if (input.from) {
+    sender = input.from
+  }
+
+  if (typeof input.to === 'string' && input.to.startsWith('{')) {
+    problems.push({ field: 'to', message: 'an object recipient must be sent as a JSON object, not a string' })
+  }
+
+  let attachmentBytes = 0
+  for (const [i, attachment] of (input.content.attachments ?? []).entries()) {
+    const field = `content.attachments.${i}`
+    if (attachment.content_base64 !== undefined) {
+      const size = decodedBase64Length(attachment.content_base64)
+      if (size === null) problems.push({ field: `${field}.content_base64`, message: 'is not valid base64' })
+      else attachmentBytes += size
+    } else if (attachment.url !== undefined) {
+      try {
+        await checkOutboundUrl(attachment.url, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
+      } catch (error) {
+        if (!(error instanceof UrlRejectedError)) throw error
+        problems.push({ field: `${field}.url`, message: error.message })
+      }
+    }
+  }
+  if (attachmentBytes > deps.limits.maxAttachmentBytes) {
+    problems.push({
+      field: 'content.attachments',
+      message: `attachments total ${attachmentBytes} bytes, more than the limit of ${deps.limits.maxAttachmentBytes}`,
+    })
+  }
+
+  const extras = input.options?.[channel.type]
+  if (connector?.optionsSchema && extras !== undefined) {
+    const parsed = connector.optionsSchema.safeParse(extras)
+    if (!parsed.success) problems.push(...zodFieldErrors(parsed.error, ['options', channel.type]))
+  }
+
+  const sendAt = input.send_at ? Date.parse(input.send_at) : null
+  if (sendAt !== null && sendAt - at > MAX_SCHEDULE_AHEAD_MS) {
+    problems.push({ field: 'send_at', message: 'must be at most a year ahead' })
+  }
+  if (problems.length > 0) return { errors: problems }
+
+  const scheduled = sendAt !== null && sendAt > at
+  return {
+    row: {
+      id: newId('msg'),
+      namespaceId,
+      channelId: channel.id,
+      terminalId,
+      applicationId: ctx.applicationId ?? null,
+      direction: 'outbound',
+      status: scheduled ? 'scheduled' : 'queued',
+      sender,
+      recipient: typeof input.to === 'string' ? input.to : JSON.stringify(input.to),
+      content: input.content,
+      metadata: input.metadata ?? {},
+      options: input.options ?? {},
+      sendAt,
+      nextAttemptAt: scheduled ? sendAt : at,
+      attempts: 0,
+      leaseOwner: null,
+      leaseUntil: null,
+      providerMessageId: null,
+      errorCode: null,
+      errorMessage: null,
+      createdAt: at,
+      updatedAt: at,
+    },
+  }
+}
+
+const inFlight = new Set<string>()
+
+async function findIdempotent(db: Db, namespaceId: string, key: string, at: number) {
+  const rows = await db
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.namespaceId, namespaceId), eq(idempotencyKeys.key, key)))
+  const row = rows[0]
+  return row && row.createdAt > at - IDEMPOTENCY_TTL_MS ? row : undefined
+}
+
+function replay(row: typeof idempotencyKeys.$inferSelect, requestHash: string): Accepted {
+  if (row.requestHash !== requestHash) throw errors.idempotencyMismatch()
+  return { status: row.responseStatus, body: JSON.parse(row.responseBody), replayed: true }
+}
+
+/**
+ * Validates every input, then inserts all rows in one shared commit, atomically with the
+ * idempotency record. Any invalid input rejects the whole call with every bad field.
+ */
+async function accept(
+  deps: Deps,
+  namespaceId: string,
+  inputs: SendMessageInput[],
+  ctx: SendContext,
+  fieldPrefix: (i: number) => string,
+  respond: (rows: Message[]) => unknown,
+): Promise<Accepted> {
+  const at = now(deps)
+  const idem = ctx.idempotency
+  const flightKey = idem ? `${namespaceId}\u0000${idem.key}` : ''
+  if (idem) {
+    const seen = await findIdempotent(deps.store.read, namespaceId, idem.key, at)
+    if (seen) return replay(seen, idem.requestHash)
+    if (inFlight.has(flightKey)) throw errors.idempotencyInFlight()
+    inFlight.add(flightKey)
+  }
+  try {
+    const prepared = await Promise.all(inputs.map((input) => prepareMessage(deps, namespaceId, input, ctx, at)))
+    const problems = prepared.flatMap((p, i) =>
+      'errors' in p ? p.errors.map((e) => ({ field: fieldPrefix(i) + e.field, message: e.message })) : [],
+    )
+    if (problems.length > 0) throw errors.validation(`${problems[0]!.field}: ${problems[0]!.message}`, problems)
+    const rows = prepared.map((p) => (p as { row: Message }).row)
+    const body = respond(rows)
+    const result = await deps.store.write(async (tx): Promise<Accepted> => {
+      if (idem) {
+        // Authoritative check inside the write lock: another instance may have taken the key.
+        const seen = await findIdempotent(tx, namespaceId, idem.key, at)
+        if (seen) return replay(seen, idem.requestHash)
+        await tx
+          .delete(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.namespaceId, namespaceId), eq(idempotencyKeys.key, idem.key)))
+      }
+      await tx.insert(messages).values(rows)
+      if (idem) {
+        await tx.insert(idempotencyKeys).values({
+          namespaceId,
+          key: idem.key,
+          requestHash: idem.requestHash,
+          responseStatus: 202,
+          responseBody: JSON.stringify(body),
+          createdAt: at,
+        })
+      }
+      return { status: 202, body, replayed: false }
+    })
+    if (!result.replayed) deps.signalWork?.()
+    return result
+  } finally {
+    if (idem) inFlight.delete(flightKey)
+  }
+}
+
+/** Accepts one message: 202 `{id, status, …}`. */
+export function sendMessage(deps: Deps, namespaceId: string, input: SendMessageInput, ctx: SendContext = {}) {
+  return accept(deps, namespaceId, [input], ctx, () => '', (rows) => acceptedItem(rows[0]!))
+}
+
+/** Accepts up to `limits.maxBatch` messages atomically: all or none. */
+export function sendMessages(deps: Deps, namespaceId: string, inputs: SendMessageInput[], ctx: SendContext = {}) {
+  if (inputs.length > deps.limits.maxBatch) {
+    throw errors.validation(`at most ${deps.limits.maxBatch} messages per batch`, [
+      { field: 'messages', message: `at most ${deps.limits.maxBatch} messages per batch, got ${inputs.length}` },
+    ])
+  }
+  return accept(deps, namespaceId, inputs, ctx, (i) => `messages.${i}.`, (rows) => ({ data: rows.map(acceptedItem) }))
+}

@@ -1,0 +1,212 @@
+/**
+ * The dispatcher: claims due outbound messages in batches with a lease, hands each to its
+ * channel's connector, and records the outcome. Work that a crashed process held is claimed
+ * again once its lease runs out; at shutdown, unfinished work is released at once.
+ */
+import { hostname } from 'node:os'
+import { getConnector } from '../connectors/registry'
+import { ConnectorError, type OutboundMessage } from '../connectors/types'
+import { openChannelConfig } from '../domain/channels'
+import type { Deps } from '../domain/deps'
+import {
+  type AttemptError,
+  type AttemptOutcome,
+  claimDueMessages,
+  completeAttempt,
+  loadSendTarget,
+} from '../domain/messages/dispatch'
+import type { Message } from '../domain/messages/views'
+import { parseRecipient } from '../domain/messages/views'
+import type { Logger } from '../lib/log'
+import { TtlCache } from '../lib/ttl-cache'
+import { USER_AGENT } from '../version'
+import { backoffDelay } from './backoff'
+
+export interface DispatcherOptions {
+  concurrency: number
+  batchSize: number
+  pollIntervalMs: number
+  leaseMs: number
+  maxAttempts: number
+  maxAgeSeconds: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  sendTimeoutMs: number
+  shutdownTimeoutMs: number
+}
+
+/** A channel's decrypted config is reused for this long; an edit takes effect within it. */
+const TARGET_CACHE_TTL_MS = 2000
+
+type Target = NonNullable<Awaited<ReturnType<typeof loadSendTarget>>> & { config: Record<string, unknown> }
+
+export class Dispatcher {
+  readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
+  private readonly inFlight = new Map<string, { message: Message; done: Promise<void> }>()
+  private readonly targets = new TtlCache<Target | null>(TARGET_CACHE_TTL_MS)
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private running = false
+  private ticking = false
+  private again = false
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly opts: DispatcherOptions,
+    private readonly log: Logger,
+  ) {
+    if (opts.leaseMs <= opts.sendTimeoutMs) {
+      throw new Error('engine.lease_ms must be longer than engine.send_timeout_ms, or a slow send could be sent twice')
+    }
+  }
+
+  start(): void {
+    this.running = true
+    this.schedule(0)
+  }
+
+  /** Claim now rather than at the next poll (new work was just committed). */
+  wake(): void {
+    if (!this.running) return
+    if (this.ticking) this.again = true
+    else this.schedule(0)
+  }
+
+  /** Stops claiming, waits for in-flight sends up to the shutdown timeout, releases the rest. */
+  async stop(): Promise<void> {
+    this.running = false
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const pending = [...this.inFlight.values()]
+    if (pending.length === 0) return
+    await Promise.race([Promise.allSettled(pending.map((p) => p.done)), Bun.sleep(this.opts.shutdownTimeoutMs)])
+    const unfinished = [...this.inFlight.values()]
+    for (const { message } of unfinished) {
+      await completeAttempt(this.deps.store, this.owner, message, { kind: 'released' }, Date.now())
+    }
+    if (unfinished.length > 0) this.log.warn('dispatcher released unfinished sends at shutdown', { count: unfinished.length })
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.tick(), delayMs)
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null
+    if (!this.running || this.ticking) return
+    this.ticking = true
+    let claimedFull = false
+    try {
+      const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
+      if (capacity > 0) {
+        const claimed = await claimDueMessages(this.deps.store, this.owner, capacity, this.opts.leaseMs, Date.now())
+        for (const message of claimed) this.track(message)
+        claimedFull = claimed.length === capacity
+      }
+    } catch (error) {
+      this.log.error('dispatcher claim failed', { error: String(error) })
+    } finally {
+      this.ticking = false
+    }
+    const more = claimedFull || this.again
+    this.again = false
+    if (this.inFlight.size < this.opts.concurrency) this.schedule(more ? 0 : this.opts.pollIntervalMs)
+  }
+
+  private track(message: Message): void {
+    const done = this.process(message)
+      .catch((error) => this.log.error('dispatcher failed to record an attempt', { message_id: message.id, error: String(error) }))
+      .finally(() => {
+        this.inFlight.delete(message.id)
+        // A slot opened: fill it now rather than at the next poll.
+        if (this.running && !this.timer && !this.ticking) this.schedule(0)
+      })
+    this.inFlight.set(message.id, { message, done })
+  }
+
+  private async target(channelId: string): Promise<Target | null> {
+    const hit = this.targets.get(channelId)
+    if (hit !== undefined) return hit
+    const row = await loadSendTarget(this.deps.store, channelId)
+    const target = row ? { ...row, config: openChannelConfig(this.deps, row.channel) } : null
+    this.targets.set(channelId, target)
+    return target
+  }
+
+  private async process(message: Message): Promise<void> {
+    const outcome = await this.attempt(message)
+    const recorded = await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
+    if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
+    else if (outcome.kind === 'failed') {
+      this.log.info('message failed', { message_id: message.id, code: outcome.error.code })
+    }
+  }
+
+  private async attempt(message: Message): Promise<AttemptOutcome> {
+    const target = await this.target(message.channelId)
+    const connector = target && getConnector(target.channel.type)
+    if (!target || !connector) {
+      return { kind: 'failed', error: { code: 'channel_unavailable', message: 'channel or connector not found', class: 'permanent' } }
+    }
+    const outbound: OutboundMessage = {
+      id: message.id,
+      namespace: target.namespaceSlug,
+      channel: { id: target.channel.id, name: target.channel.name, type: target.channel.type },
+      from: message.sender,
+      to: parseRecipient(message.recipient),
+      content: message.content,
+      metadata: message.metadata,
+      options: message.options,
+      createdAt: message.createdAt,
+      attempt: message.attempts,
+    }
+    try {
+      const result = await withTimeout(
+        connector.send(outbound, { config: target.config, fetch: this.deps.fetch, userAgent: USER_AGENT }),
+        this.opts.sendTimeoutMs,
+      )
+      return { kind: 'sent', providerMessageId: result.providerMessageId, confirmed: result.status }
+    } catch (error) {
+      return this.classify(message, target.channel, error)
+    }
+  }
+
+  private classify(
+    message: Message,
+    channel: Target['channel'],
+    error: unknown,
+  ): AttemptOutcome {
+    const attemptError: AttemptError =
+      error instanceof ConnectorError
+        ? { code: error.code, message: error.message, class: error.errorClass }
+        : { code: 'connector_error', message: error instanceof Error ? error.message : String(error), class: 'transient' }
+    if (attemptError.class === 'permanent') return { kind: 'failed', error: attemptError }
+    const at = Date.now()
+    const maxAttempts = channel.maxAttempts ?? this.opts.maxAttempts
+    const maxAgeMs = (channel.maxAgeSeconds ?? this.opts.maxAgeSeconds) * 1000
+    const delay =
+      error instanceof ConnectorError && error.retryAfterMs !== undefined
+        ? error.retryAfterMs
+        : backoffDelay(message.attempts, this.opts.backoffBaseMs, this.opts.backoffMaxMs)
+    if (message.attempts >= maxAttempts) {
+      return { kind: 'failed', error: { ...attemptError, message: `${attemptError.message} (gave up after ${message.attempts} attempts)` } }
+    }
+    if (at + delay - message.createdAt > maxAgeMs) {
+      return { kind: 'failed', error: { ...attemptError, message: `${attemptError.message} (gave up: older than ${maxAgeMs / 1000} s)` } }
+    }
+    return { kind: 'retry', error: attemptError, nextAttemptAt: at + delay }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectorError('transient', 'timeout', `no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,210 @@
+/**
+ * The outbound-URL guard (DESIGN.md "Outbound URLs"): every URL a tenant controls goes through
+ * here before the gateway opens a connection to it, so a tenant cannot make the gateway reach
+ * its own loopback, the cloud metadata service or the operator's private network.
+ *
+ * Known limit (DNS rebinding): checkOutboundUrl resolves the host and checks the addresses, but
+ * fetch resolves the name again when it connects; a hostile DNS server can answer a public
+ * address to the check and a private one to fetch. Closing that needs connecting to the checked
+ * address itself (a custom lookup/agent), which Bun's fetch does not offer yet.
+ */
+import dns from 'node:dns/promises'
+import ipaddr from 'ipaddr.js'
+import type { GuardedFetch } from '../connectors/types'
+
+export interface UrlGuardOptions {
+  /** `security.allow_private_network`: tests and local demos turn it on. */
+  allowPrivateNetwork: boolean
+}
+
+export type UrlRejectionReason = 'invalid_url' | 'scheme_not_allowed' | 'credentials_in_url' | 'private_address'
+
+/** A URL the guard refuses; the message says why and, where it helps, how to allow it. */
+export class UrlRejectedError extends Error {
+  constructor(
+    /** Stable machine code for the refusal. */
+    readonly reason: UrlRejectionReason,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'UrlRejectedError'
+  }
+}
+
+const ALLOW_HINT = 'set security.allow_private_network to allow it'
+
+/** Words for the message; any range not listed here and not `unicast` is refused as reserved. */
+const RANGE_WORDS: Record<string, string> = {
+  unspecified: 'an unspecified address',
+  broadcast: 'a broadcast address',
+  multicast: 'a multicast address',
+  linkLocal: 'a link-local address',
+  loopback: 'a loopback address',
+  private: 'a private address',
+  uniqueLocal: 'a private address',
+  carrierGradeNat: 'a carrier-grade NAT address',
+  teredo: 'a Teredo tunnel address',
+}
+
+type Ip = ipaddr.IPv4 | ipaddr.IPv6
+
+// 64:ff9b::/96 is NAT64: on an IPv6-only network every public IPv4 host appears under it, so it
+// is judged by the IPv4 address it carries rather than refused wholesale.
+const NAT64 = ipaddr.IPv6.parseCIDR('64:ff9b::/96')
+
+/** The IPv4 address an IPv6 address stands for (mapped, translated, NAT64, 6to4, compatible). */
+function embeddedIpv4(ip: ipaddr.IPv6, range: string): ipaddr.IPv4 | undefined {
+  const p = ip.parts
+  const low32 = () => new ipaddr.IPv4([p[6] >> 8, p[6] & 0xff, p[7] >> 8, p[7] & 0xff])
+  if (range === 'ipv4Mapped' || range === 'rfc6145') return low32()
+  if (range === 'rfc6052' && ip.match(NAT64)) return low32()
+  if (range === '6to4') return new ipaddr.IPv4([p[1] >> 8, p[1] & 0xff, p[2] >> 8, p[2] & 0xff])
+  // Deprecated IPv4-compatible form ::a.b.c.d; ipaddr.js calls it unicast.
+  if (range === 'unicast' && p.slice(0, 6).every((part) => part === 0)) return low32()
+  return undefined
+}
+
+/** Why an address is refused (e.g. "a private address"), or undefined when it is public. */
+function refusedRange(ip: Ip): string | undefined {
+  const range = ip.range()
+  if (ip.kind() === 'ipv6') {
+    const v4 = embeddedIpv4(ip as ipaddr.IPv6, range)
+    if (v4) return refusedRange(v4)
+  }
+  // Allow-list rather than deny-list: a range ipaddr.js learns later is refused by default.
+  if (range === 'unicast') return undefined
+  return RANGE_WORDS[range] ?? 'a reserved address'
+}
+
+/** The origin only: paths and queries of webhook URLs often carry tokens, and messages get logged. */
+function shown(url: URL): string {
+  return `${url.protocol}//${url.host}/`
+}
+
+function bareHost(url: URL): string {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  return host.endsWith('.') ? host.slice(0, -1) : host
+}
+
+/** Static check (scheme http/https only, no credentials in URL, parseable host). Sync, no DNS. */
+export function checkUrlSyntax(url: string): URL {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new UrlRejectedError('invalid_url', `${JSON.stringify(url)} is not a valid URL`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UrlRejectedError(
+      'scheme_not_allowed',
+      `${parsed.protocol.slice(0, -1)} URLs are not allowed; use http or https`,
+    )
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // The credentials are not echoed: the message may end up in a log or an API response.
+    throw new UrlRejectedError(
+      'credentials_in_url',
+      `${shown(parsed)} carries credentials in the URL; send them in a header instead`,
+    )
+  }
+  if (bareHost(parsed) === '') throw new UrlRejectedError('invalid_url', `${JSON.stringify(url)} has no host`)
+  return parsed
+}
+
+/** Full check: syntax, then every resolved address must be public unless allowPrivateNetwork. */
+export async function checkOutboundUrl(url: string, opts: UrlGuardOptions): Promise<URL> {
+  const parsed = checkUrlSyntax(url)
+  // With private networks allowed nothing is left to refuse, so the lookup would be wasted.
+  if (opts.allowPrivateNetwork) return parsed
+
+  const host = bareHost(parsed).toLowerCase()
+  // RFC 6761: localhost names are loopback whatever DNS says; refuse them without asking.
+  if (host === 'localhost' || host.endsWith('.localhost')) {
+    throw new UrlRejectedError('private_address', `${shown(parsed)} is a loopback host name; ${ALLOW_HINT}`)
+  }
+
+  let addresses: string[]
+  if (ipaddr.isValid(host)) {
+    addresses = [host]
+  } else {
+    // A lookup failure (ENOTFOUND, resolver down) propagates as is: it may be temporary, so it is
+    // a network error for the caller to classify, not a refusal.
+    const results = await dns.lookup(host, { all: true, verbatim: true })
+    addresses = results.map((r) => r.address)
+  }
+  // Every address counts: fetch may connect to any of them.
+  for (const address of addresses) {
+    const why = refusedRange(ipaddr.parse(address))
+    if (why) {
+      throw new UrlRejectedError('private_address', `${shown(parsed)} resolves to ${why} (${address}); ${ALLOW_HINT}`)
+    }
+  }
+  return parsed
+}
+
+export interface GuardedFetchOptions extends UrlGuardOptions {
+  defaultTimeoutMs: number
+  maxResponseBytes: number
+}
+
+// Statuses whose Response must be built with a null body.
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304])
+
+/** Reads at most maxBytes of the body; the rest is cancelled, not an error. */
+async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(0)
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  try {
+    while (total < maxBytes) {
+      const { done, value } = await reader.read()
+      if (done) break
+      const room = maxBytes - total
+      const chunk = value.byteLength > room ? value.subarray(0, room) : value
+      chunks.push(chunk)
+      total += chunk.byteLength
+    }
+  } finally {
+    // Stops the download of whatever the peer still sends past the cap.
+    await reader.cancel().catch(() => {})
+  }
+  const body = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    body.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return body
+}
+
+/**
+ * fetch through the guard: no redirects followed (a 3xx comes back as is), a timeout that covers
+ * the body too, and the body buffered up to maxResponseBytes.
+ * @example
+ * const fetch = createGuardedFetch({ allowPrivateNetwork: false, defaultTimeoutMs: 10_000, maxResponseBytes: 1 << 20 })
+ * const res = await fetch('https://hooks.example.com/in', { method: 'POST', body, timeoutMs: 5_000 })
+ */
+export function createGuardedFetch(opts: GuardedFetchOptions): GuardedFetch {
+  if (!(opts.defaultTimeoutMs > 0)) throw new Error('defaultTimeoutMs must be a positive number')
+  if (!(opts.maxResponseBytes >= 0)) throw new Error('maxResponseBytes must be zero or more')
+
+  return async function guardedFetch(url, init = {}) {
+    const { timeoutMs = opts.defaultTimeoutMs, ...rest } = init
+    const target = await checkOutboundUrl(url, opts)
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = rest.signal ? AbortSignal.any([rest.signal, timeout]) : timeout
+    const res = await fetch(target, { ...rest, redirect: 'manual', signal })
+
+    const body = await readCapped(res, opts.maxResponseBytes)
+    const headers = new Headers(res.headers)
+    // The new body is decoded and maybe truncated, so the original length and encoding no longer describe it.
+    headers.delete('content-length')
+    headers.delete('content-encoding')
+    return new Response(NULL_BODY_STATUSES.has(res.status) ? null : body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers,
+    })
+  }
+}
