@@ -228,7 +228,15 @@ name = "x"
   })
 
   test('namespace-level fields are checked at their nested path', () => {
-    const toml = `[[namespaces]]\nslug = "Acme"\n[[namespaces.channels]]\nname = "ok"\ntype = ""\n[[namespaces.applications]]\nname = "a"\napi_keys = [{ key = "og_live_short" }]\n`
+    const toml = `[[namespaces]]
+slug = "Acme"
+[[namespaces.channels]]
+name = "ok"
+type = ""
+[[namespaces.applications]]
+name = "a"
+api_keys = [{ key = "og_live_short" }]
+`
     expect(problems(toml).map((line) => line.split(':')[0])).toEqual([
       'namespaces[0].slug',
       'namespaces[0].channels[0].type',

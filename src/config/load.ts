@@ -23,6 +23,8 @@ export interface LoadOptions {
   /** The path was given by the user (`--config`), so a missing file is an error rather than demo mode. */
   explicitPath?: boolean
   env?: Record<string, string | undefined>
+  /** Command-line flags, as the `OMNIGATE_*` variables they stand for (they win over the env). */
+  overrides?: Record<string, string>
 }
 
 type Env = Record<string, string | undefined>
@@ -35,7 +37,7 @@ const UNKNOWN_KEY = 'unknown key'
 /** Returns a deeply frozen Config, and the file it came from (null = built-in defaults, "demo mode"). */
 export function loadConfig(opts: LoadOptions = {}): { config: Config; file: string | null } {
   // The one place in the codebase that reads the process environment.
-  const env = opts.env ?? process.env
+  const env = { ...(opts.env ?? process.env), ...opts.overrides }
   const path = opts.path ?? DEFAULT_CONFIG_PATH
   const raw = readToml(path, opts.explicitPath ?? false)
   const config = resolveConfig(raw ?? {}, env)

@@ -90,7 +90,10 @@ function uniqueBy<T, K extends keyof T & string>(key: K, what: string) {
     items.forEach((item, index) => {
       const first = firstIndex.get(item[key])
       if (first === undefined) firstIndex.set(item[key], index)
-      else ctx.addIssue({ code: 'custom', path: [index, key], message: `duplicate ${what} "${String(item[key])}" (first at index ${first})` })
+      else {
+        const message = `duplicate ${what} "${String(item[key])}" (first at index ${first})`
+        ctx.addIssue({ code: 'custom', path: [index, key], message })
+      }
     })
   }
 }

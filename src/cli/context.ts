@@ -1,0 +1,102 @@
+/**
+ * What every CLI command shares: the global flags, opening the gateway exactly as `serve` does,
+ * printing, and turning failures into one clear line and a non-zero exit code.
+ */
+import type { Command } from 'commander'
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config'
+import type { Config } from '../config'
+import type { Deps } from '../domain/deps'
+import { AppError } from '../domain/errors'
+import { openGateway, StartupError } from '../gateway'
+import { ReconcileError } from '../domain/namespaces/reconcile'
+import { createLogger, type Logger } from '../lib/log'
+import { SchemaTooNewError } from '../store/migrate'
+
+export interface GlobalOptions {
+  config?: string
+  json?: boolean
+}
+
+/** Thrown for a user mistake on the command line: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions
+}
+
+export function loadCliConfig(opts: GlobalOptions, overrides?: Record<string, string>): { config: Config; demo: boolean } {
+  const { config, file } = loadConfig({
+    path: opts.config ?? DEFAULT_CONFIG_PATH,
+    explicitPath: opts.config !== undefined,
+    overrides,
+  })
+  return { config, demo: file === null }
+}
+
+export function cliLogger(config: Config): Logger {
+  // CLI commands print results; the log only carries warnings and errors.
+  return createLogger({ level: config.log.level === 'debug' ? 'debug' : 'warn', format: config.log.format })
+}
+
+/** Opens the gateway, runs `fn`, closes the store. */
+export async function withGateway<T>(cmd: Command, fn: (deps: Deps, config: Config) => Promise<T>): Promise<T> {
+  const { config, demo } = loadCliConfig(globals(cmd))
+  const deps = await openGateway({ config, demo, log: cliLogger(config), migrate: config.database.auto_migrate })
+  try {
+    return await fn(deps, config)
+  } finally {
+    await deps.store.close()
+  }
+}
+
+/** Wraps a command action: known failures become `error: …` lines, never a stack trace. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args)
+    } catch (error) {
+      process.exitCode = reportError(error)
+    }
+  }
+}
+
+export function reportError(error: unknown): number {
+  const say = (line: string) => process.stderr.write(`error: ${line}\n`)
+  if (error instanceof AppError) {
+    if (error.errors.length > 0) for (const e of error.errors) say(`${e.field}: ${e.message}`)
+    else say(error.detail)
+    return 1
+  }
+  if (error instanceof ConfigError) {
+    for (const issue of error.issues) say(`${issue.path}: ${issue.message}`)
+    return 2
+  }
+  if (error instanceof UsageError || error instanceof StartupError || error instanceof ReconcileError || error instanceof SchemaTooNewError) {
+    for (const line of error.message.split('\n')) say(line)
+    return error instanceof UsageError ? 2 : 1
+  }
+  say(error instanceof Error ? error.message : String(error))
+  return 1
+}
+
+/** Prints rows as an aligned table, or JSON with --json. */
+export function printTable(opts: GlobalOptions, rows: Record<string, unknown>[], json: unknown = rows): void {
+  if (opts.json) {
+    console.log(JSON.stringify(json, null, 2))
+    return
+  }
+  if (rows.length === 0) {
+    console.log('(none)')
+    return
+  }
+  const cols = Object.keys(rows[0]!)
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v))
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)))
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()
+  console.log(line(cols.map((c) => c.toUpperCase())))
+  for (const r of rows) console.log(line(cols.map((c) => cell(r[c]))))
+}
+
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2))
+}

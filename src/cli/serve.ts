@@ -1,0 +1,49 @@
+import type { Command } from 'commander'
+import { migrate } from '../store/migrate'
+import { openStore } from '../store/open'
+import { startServer } from '../server'
+import { createLogger } from '../lib/log'
+import { action, globals, loadCliConfig } from './context'
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway: HTTP API, dispatcher and scheduled jobs')
+    .option('--listen <host:port>', 'address to listen on (server.listen)')
+    .action(
+      action(async (opts: { listen?: string }, cmd: Command) => {
+        const { config, demo } = loadCliConfig(globals(cmd), opts.listen ? { OMNIGATE_SERVER_LISTEN: opts.listen } : undefined)
+        const log = createLogger(config.log)
+        const server = await startServer({ config, demo, log, print: (line) => console.log(line) })
+        console.log(`omnigate listening on ${server.url}`)
+        await new Promise<void>((resolve) => {
+          const shutdown = () => void server.stop().then(resolve)
+          process.once('SIGTERM', shutdown)
+          process.once('SIGINT', shutdown)
+        })
+      }),
+    )
+}
+
+export function registerMigrate(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const { config } = loadCliConfig(globals(cmd))
+        const store = await openStore({
+          url: config.database.url,
+          synchronous: config.database.synchronous,
+          busyTimeoutMs: config.database.busy_timeout_ms,
+          authToken: config.database.auth_token,
+        })
+        try {
+          const applied = await migrate(store)
+          console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
+        } finally {
+          await store.close()
+        }
+      }),
+    )
+}

@@ -1,0 +1,112 @@
+/**
+ * Reconciles the `[[namespaces]]` blocks of the config into the store at start-up, in one
+ * transaction and idempotently: what exists is left alone (a channel's config is updated when it
+ * changed), what is missing is created. Nothing declared is ever deleted.
+ */
+import { and, eq } from 'drizzle-orm'
+import type { NamespaceConfig } from '../../config'
+import { applications, channels, namespaces, terminals } from '../../store/schema'
+import { AppError } from '../errors'
+import { insertChannel, openChannelConfig, validateChannelConfig } from '../channels'
+import { invalidateChannelCache } from '../channels/resolve'
+import { insertTerminal } from '../channels/terminals'
+import { type Deps, now } from '../deps'
+import { apiKeyExists, insertApiKey } from '../identity/api-keys'
+import { insertApplication } from '../identity/applications'
+import { insertNamespace } from './index'
+
+export interface ReconcileReport {
+  created: string[]
+  updated: string[]
+}
+
+/** A reconcile failure names the config key path, like `config check` does. */
+export class ReconcileError extends Error {}
+
+function atPath(path: string, error: unknown): never {
+  if (error instanceof AppError) {
+    const detail = error.errors.length > 0 ? error.errors.map((e) => `${path}.${e.field}: ${e.message}`).join('\n') : `${path}: ${error.detail}`
+    throw new ReconcileError(detail)
+  }
+  throw error
+}
+
+export async function reconcileNamespaces(deps: Deps, declared: readonly NamespaceConfig[]): Promise<ReconcileReport> {
+  // Connector configs are validated (and their URLs checked) before the transaction opens.
+  const configs = new Map<string, Record<string, unknown>>()
+  for (const [i, ns] of declared.entries()) {
+    for (const [j, ch] of ns.channels.entries()) {
+      const path = `namespaces[${i}].channels[${j}]`
+      try {
+        configs.set(`${i}.${j}`, await validateChannelConfig(deps, ch.type, { ...ch.config }))
+      } catch (error) {
+        atPath(path, error)
+      }
+    }
+  }
+  const report: ReconcileReport = { created: [], updated: [] }
+  const at = now(deps)
+  await deps.store.tx(async (tx) => {
+    for (const [i, decl] of declared.entries()) {
+      let ns = (await tx.select().from(namespaces).where(eq(namespaces.slug, decl.slug)))[0]
+      if (!ns) {
+        ns = await insertNamespace(tx, { slug: decl.slug, name: decl.name }, at)
+        report.created.push(`namespace ${decl.slug}`)
+      }
+      for (const [j, ch] of decl.channels.entries()) {
+        const path = `namespaces[${i}].channels[${j}]`
+        const config = configs.get(`${i}.${j}`)!
+        const input = { name: ch.name, type: ch.type, max_attempts: ch.max_attempts, max_age_seconds: ch.max_age_seconds }
+        let channel = (await tx.select().from(channels).where(and(eq(channels.namespaceId, ns.id), eq(channels.name, ch.name))))[0]
+        if (!channel) {
+          channel = await insertChannel(deps, tx, ns.id, input, config).catch((e) => atPath(path, e))
+          report.created.push(`channel ${decl.slug}/${ch.name}`)
+        } else if (channel.type !== ch.type) {
+          throw new ReconcileError(`${path}.type: channel "${ch.name}" exists with type "${channel.type}"; a channel's type cannot change`)
+        } else if (
+          JSON.stringify(openChannelConfig(deps, channel)) !== JSON.stringify(config) ||
+          channel.maxAttempts !== (ch.max_attempts ?? null) ||
+          channel.maxAgeSeconds !== (ch.max_age_seconds ?? null)
+        ) {
+          await tx
+            .update(channels)
+            .set({
+              configEnc: deps.box.sealJson(config, channel.id),
+              maxAttempts: ch.max_attempts ?? null,
+              maxAgeSeconds: ch.max_age_seconds ?? null,
+              updatedAt: at,
+            })
+            .where(eq(channels.id, channel.id))
+          report.updated.push(`channel ${decl.slug}/${ch.name}`)
+        }
+        const existing = new Set(
+          (await tx.select({ address: terminals.address }).from(terminals).where(eq(terminals.channelId, channel.id))).map((t) => t.address),
+        )
+        for (const [k, t] of ch.terminals.entries()) {
+          if (existing.has(t.address)) continue
+          await insertTerminal(tx, ns.id, channel.id, { address: t.address, name: t.name, default: t.default }, at).catch((e) =>
+            atPath(`${path}.terminals[${k}]`, e),
+          )
+          report.created.push(`terminal ${decl.slug}/${ch.name}/${t.address}`)
+        }
+      }
+      for (const [j, appDecl] of decl.applications.entries()) {
+        const path = `namespaces[${i}].applications[${j}]`
+        let app = (await tx.select().from(applications).where(and(eq(applications.namespaceId, ns.id), eq(applications.name, appDecl.name))))[0]
+        if (!app) {
+          app = await insertApplication(tx, ns.id, { name: appDecl.name, description: appDecl.description }, at)
+          report.created.push(`application ${decl.slug}/${appDecl.name}`)
+        }
+        for (const [k, key] of appDecl.api_keys.entries()) {
+          if (await apiKeyExists(tx, key.key)) continue
+          await insertApiKey(tx, ns.id, { applicationId: app.id, name: key.name, scopes: key.scopes, key: key.key }, at).catch((e) =>
+            atPath(`${path}.api_keys[${k}]`, e),
+          )
+          report.created.push(`api key ${decl.slug}/${appDecl.name}/${key.name ?? k}`)
+        }
+      }
+    }
+  })
+  invalidateChannelCache()
+  return report
+}

@@ -1,0 +1,92 @@
+/**
+ * Opening the gateway from a config: store, migrations, master key, the domain's dependencies,
+ * and the config's declared namespaces. `serve` adds the engine and the HTTP server on top;
+ * CLI commands use the same opening so they see exactly what the server sees.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import type { Config } from './config'
+import type { Deps } from './domain/deps'
+import { reconcileNamespaces } from './domain/namespaces/reconcile'
+import type { Logger } from './lib/log'
+import { generateMasterKey, SecretBox } from './lib/secrets'
+import { createGuardedFetch } from './lib/url-guard'
+import { migrate } from './store/migrate'
+import { openStore } from './store/open'
+
+/** Provider responses larger than this are cut: a connector only needs the status and an id. */
+const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024
+
+export class StartupError extends Error {}
+
+/** The directory of an embedded database file (where demo mode keeps its master key). */
+export function dataDir(config: Config): string {
+  const url = config.database.url
+  return url.startsWith('file:') && url !== 'file::memory:' ? dirname(resolve(url.slice(5))) : resolve('data')
+}
+
+function masterKey(config: Config, demo: boolean): string {
+  if (config.security.master_key) return config.security.master_key
+  if (!demo) {
+    throw new StartupError(
+      'security.master_key is not set: with a config file it is required (32 random bytes, base64; e.g. master_key = "${OMNIGATE_MASTER_KEY}")',
+    )
+  }
+  // Demo mode: a key generated once into the data directory, readable by this user only.
+  const path = join(dataDir(config), 'master.key')
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim()
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, `${generateMasterKey()}\n`, { mode: 0o600 })
+  chmodSync(path, 0o600)
+  return readFileSync(path, 'utf8').trim()
+}
+
+export interface OpenOptions {
+  config: Config
+  /** Started with no config file. */
+  demo: boolean
+  log: Logger
+  /** Apply pending migrations (serve with auto_migrate, and `migrate`). */
+  migrate: boolean
+}
+
+export async function openGateway(opts: OpenOptions): Promise<Deps> {
+  const { config } = opts
+  const box = new SecretBox(masterKey(config, opts.demo))
+  const store = await openStore({
+    url: config.database.url,
+    synchronous: config.database.synchronous,
+    busyTimeoutMs: config.database.busy_timeout_ms,
+    authToken: config.database.auth_token,
+  })
+  try {
+    if (opts.migrate) {
+      const applied = await migrate(store)
+      if (applied.length > 0) opts.log.info('migrations applied', { migrations: applied.join(',') })
+    }
+    const deps: Deps = {
+      store,
+      box,
+      limits: {
+        maxAttachmentBytes: config.messages.max_attachment_bytes,
+        maxBatch: config.messages.max_batch,
+        allowPrivateNetwork: config.security.allow_private_network,
+        defaultMaxAttempts: config.engine.max_attempts,
+        defaultMaxAgeSeconds: config.engine.max_age_seconds,
+      },
+      fetch: createGuardedFetch({
+        allowPrivateNetwork: config.security.allow_private_network,
+        defaultTimeoutMs: config.engine.send_timeout_ms,
+        maxResponseBytes: MAX_PROVIDER_RESPONSE_BYTES,
+      }),
+    }
+    if (config.namespaces.length > 0) {
+      const report = await reconcileNamespaces(deps, config.namespaces)
+      if (report.created.length + report.updated.length > 0) opts.log.info('config reconciled', { ...report })
+    }
+    return deps
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+}

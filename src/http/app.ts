@@ -1,0 +1,64 @@
+/**
+ * The whole HTTP API on one screen: every route group is mounted here.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import type { Deps } from '../domain/deps'
+import { errors } from '../domain/errors'
+import type { Logger } from '../lib/log'
+import { zodFieldErrors } from '../lib/zod-errors'
+import { VERSION } from '../version'
+import type { AppEnv } from './env'
+import { apiKeyAuth, namespaceGuard } from './middleware/auth'
+import { errorHandler, notFoundHandler } from './middleware/errors'
+import { requireJsonBody } from './middleware/json-body'
+import { channelsRoutes } from './routes/channels'
+import { docsRoutes } from './routes/docs'
+import { healthRoutes } from './routes/health'
+import { messagesRoutes } from './routes/messages'
+
+export interface AppOptions {
+  bodyLimitBytes: number
+  log: Logger
+}
+
+export function createApp(deps: Deps, opts: AppOptions) {
+  const app = new OpenAPIHono<AppEnv>({
+    // Validation failures become one 422 naming every bad field.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const fields = zodFieldErrors(result.error)
+        throw errors.validation(`${fields[0]?.field}: ${fields[0]?.message}`, fields)
+      }
+    },
+  })
+  app.onError(errorHandler(opts.log))
+  app.notFound(notFoundHandler)
+  app.use(requestId())
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: opts.bodyLimitBytes,
+      onError: () => {
+        throw errors.payloadTooLarge(`the body is larger than ${opts.bodyLimitBytes} bytes (server.body_limit_bytes)`)
+      },
+    }),
+    requireJsonBody(),
+    apiKeyAuth(deps),
+  )
+  app.use('/v1/namespaces/:ns/*', namespaceGuard())
+
+  app.route('/', healthRoutes(deps.store))
+  app.route('/docs', docsRoutes())
+  app.route('/v1/namespaces/:ns/messages', messagesRoutes(deps))
+  app.route('/v1/namespaces/:ns/channels', channelsRoutes(deps))
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'omnigate', version: VERSION, description: 'Omni-channel messaging gateway API' },
+    security: [{ apiKey: [] }],
+  })
+  return app
+}

@@ -1,0 +1,47 @@
+/**
+ * Renders every error as RFC 9457 problem+json. AppErrors keep their code and fields; Hono's
+ * own errors (malformed JSON, body limit) are mapped to ours; anything else is a bare 500 whose
+ * cause goes to the log with the request id, never to the client.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { AppError, errors } from '../../domain/errors'
+import type { Logger } from '../../lib/log'
+
+export function problem(c: Context, error: AppError): Response {
+  const body = {
+    type: `/problems/${error.code}`,
+    code: error.code,
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    ...(error.errors.length > 0 ? { errors: error.errors } : {}),
+    ...(c.get('requestId') ? { request_id: c.get('requestId') } : {}),
+  }
+  return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
+    'content-type': 'application/problem+json',
+  })
+}
+
+export function errorHandler(log: Logger): ErrorHandler {
+  return function onError(err, c) {
+    if (err instanceof AppError) return problem(c, err)
+    if (err instanceof HTTPException) {
+      if (err.status === 400 && /json/i.test(err.message)) {
+        return problem(c, errors.malformedJson('the request body is not valid JSON'))
+      }
+      if (err.status === 413) return problem(c, errors.payloadTooLarge())
+      if (err.status < 500) return problem(c, errors.badRequest(err.message))
+    }
+    log.error('unhandled error', {
+      request_id: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    })
+    return problem(c, errors.internal('something went wrong; the log has details under this request_id'))
+  }
+}
+
+export const notFoundHandler: NotFoundHandler = (c) => problem(c, errors.notFound(`no route for ${c.req.method} ${c.req.path}`))

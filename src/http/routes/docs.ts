@@ -1,0 +1,30 @@
+/**
+ * /docs: Swagger UI over /openapi.json, its assets from the swagger-ui-dist npm package,
+ * embedded in the binary (no CDN: the gateway works offline) and served under a CSP that
+ * allows no inline script.
+ */
+import { Hono } from 'hono'
+import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'text' }
+import swaggerJs from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'text' }
+
+// Served as /docs/init.js rather than inline: the CSP forbids inline scripts.
+const INIT_JS = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout' })`
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>omnigate API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`
+
+const asset = (body: string, type: string) => () =>
+  new Response(body, { headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' } })
+
+export function docsRoutes() {
+  return new Hono()
+    .get('/', (c) => c.html(PAGE, 200, { 'content-security-policy': CSP, 'x-frame-options': 'DENY' }))
+    .get('/swagger-ui.css', asset(swaggerCss, 'text/css; charset=utf-8'))
+    .get('/swagger-ui-bundle.js', asset(swaggerJs, 'text/javascript; charset=utf-8'))
+    .get('/init.js', asset(INIT_JS, 'text/javascript; charset=utf-8'))
+}

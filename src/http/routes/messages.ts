@@ -1,0 +1,143 @@
+/** /v1/namespaces/{ns}/messages: send, batch, list, read, cancel. */
+import { createHash } from 'node:crypto'
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import type { Deps } from '../../domain/deps'
+import { invalidField } from '../../domain/errors'
+import { listMessagesSchema, sendBatchSchema, sendMessageSchema } from '../../domain/messages/input'
+import { cancelMessage, getMessage, listMessages } from '../../domain/messages/query'
+import { type Accepted, sendMessage, sendMessages } from '../../domain/messages/send'
+import type { AppEnv } from '../env'
+import { requireScope } from '../middleware/auth'
+import {
+  acceptedSchema,
+  bodyProblems,
+  commonProblems,
+  conflictProblem,
+  json,
+  listOf,
+  messageEventSchema,
+  messageSchema,
+  nsParams,
+} from '../schemas'
+
+const idempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({ description: 'Same key and body within 24 h returns the first response' }),
+})
+
+/** The Idempotency-Key of a request, with a hash of what it asked for. */
+function idempotencyOf(c: Context, body: unknown) {
+  const key = c.req.header('idempotency-key')
+  if (key === undefined) return undefined
+  if (key.length === 0 || key.length > 255 || /[^\x21-\x7e]/.test(key)) {
+    throw invalidField('Idempotency-Key', 'must be 1 to 255 visible ASCII characters')
+  }
+  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.path}\n${JSON.stringify(body)}`).digest('hex')
+  return { key, requestHash }
+}
+
+function answer(c: Context, accepted: Accepted) {
+  if (accepted.replayed) c.header('idempotent-replayed', 'true')
+  return c.json(accepted.body as never, accepted.status as 202)
+}
+
+const send = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Send a message',
+  tags: ['messages'],
+  middleware: [requireScope('messages:send')],
+  request: {
+    params: nsParams,
+    headers: idempotencyHeader,
+    body: { required: true, content: { 'application/json': { schema: sendMessageSchema } } },
+  },
+  responses: {
+    202: json(acceptedSchema, 'Accepted: queued, or scheduled when send_at is in the future'),
+    ...commonProblems,
+    ...bodyProblems,
+    409: conflictProblem[409],
+  },
+})
+
+const batch = createRoute({
+  method: 'post',
+  path: '/batch',
+  summary: 'Send up to 1,000 messages atomically',
+  tags: ['messages'],
+  middleware: [requireScope('messages:send')],
+  request: {
+    params: nsParams,
+    headers: idempotencyHeader,
+    body: { required: true, content: { 'application/json': { schema: sendBatchSchema } } },
+  },
+  responses: {
+    202: json(z.object({ data: z.array(acceptedSchema) }), 'All accepted, in request order'),
+    ...commonProblems,
+    ...bodyProblems,
+    409: conflictProblem[409],
+  },
+})
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List messages, newest first',
+  tags: ['messages'],
+  middleware: [requireScope('messages:read')],
+  request: { params: nsParams, query: listMessagesSchema },
+  responses: { 200: json(listOf(messageSchema), 'A page of messages'), ...commonProblems, 422: bodyProblems[422] },
+})
+
+const idParams = nsParams.extend({ id: z.string().openapi({ example: 'msg_019a...' }) })
+
+const show = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'A message with its event timeline',
+  tags: ['messages'],
+  middleware: [requireScope('messages:read')],
+  request: { params: idParams },
+  responses: {
+    200: json(messageSchema.extend({ events: z.array(messageEventSchema) }), 'The message'),
+    ...commonProblems,
+  },
+})
+
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel a scheduled message',
+  tags: ['messages'],
+  middleware: [requireScope('messages:send')],
+  request: { params: idParams },
+  responses: {
+    200: json(messageSchema.extend({ events: z.array(messageEventSchema) }), 'The cancelled message'),
+    ...commonProblems,
+    409: conflictProblem[409],
+  },
+})
+
+export function messagesRoutes(deps: Deps) {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(send, async (c) => {
+      const body = c.req.valid('json')
+      const ctx = { applicationId: c.get('principal').applicationId, idempotency: idempotencyOf(c, body) }
+      return answer(c, await sendMessage(deps, c.get('namespaceId'), body, ctx))
+    })
+    .openapi(batch, async (c) => {
+      const body = c.req.valid('json')
+      const ctx = { applicationId: c.get('principal').applicationId, idempotency: idempotencyOf(c, body) }
+      return answer(c, await sendMessages(deps, c.get('namespaceId'), body.messages, ctx))
+    })
+    .openapi(list, async (c) => c.json((await listMessages(deps, c.get('namespaceId'), c.req.valid('query'))) as never, 200))
+    .openapi(show, async (c) => c.json((await getMessage(deps, c.get('namespaceId'), c.req.valid('param').id)) as never, 200))
+    .openapi(cancel, async (c) =>
+      c.json((await cancelMessage(deps, c.get('namespaceId'), c.req.valid('param').id)) as never, 200),
+    )
+}
