@@ -75,8 +75,17 @@ export function reportError(error: unknown): number {
     for (const line of error.message.split('\n')) say(line)
     return error instanceof UsageError ? 2 : 1
   }
-  say(error instanceof Error ? error.message : String(error))
+  say(withCauses(error))
   return 1
+}
+
+/** An error's message followed by its causes ("Failed query …: connection refused"). */
+function withCauses(error: unknown): string {
+  const parts: string[] = []
+  for (let e: unknown = error; e !== undefined && parts.length < 4; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(e instanceof Error ? e.message.split('\n')[0]! : String(e))
+  }
+  return parts.join(': ')
 }
 
 /** Prints rows as an aligned table, or JSON with --json. */
