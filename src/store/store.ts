@@ -46,6 +46,10 @@ export class Mutex {
 
 type Pending = { fn: (tx: Db) => Promise<unknown>; resolve: (v: any) => void; reject: (e: unknown) => void }
 
+const SAVEPOINT = sql.raw('SAVEPOINT og_write')
+const RELEASE = sql.raw('RELEASE og_write')
+const ROLLBACK_TO = sql.raw('ROLLBACK TO og_write')
+
 /** Largest number of queued writes committed together; bounds the time one commit holds the lock. */
 const MAX_GROUP = 512
 
@@ -80,14 +84,14 @@ export class WriteQueue {
     try {
       await this.tx(async (tx) => {
         for (const item of batch) {
-          await tx.run(sql.raw('SAVEPOINT og_write'))
+          await tx.run(SAVEPOINT)
           try {
             const value = await item.fn(tx)
-            await tx.run(sql.raw('RELEASE og_write'))
+            await tx.run(RELEASE)
             outcomes.push({ ok: true, value })
           } catch (error) {
-            await tx.run(sql.raw('ROLLBACK TO og_write'))
-            await tx.run(sql.raw('RELEASE og_write'))
+            await tx.run(ROLLBACK_TO)
+            await tx.run(RELEASE)
             outcomes.push({ ok: false, error })
           }
         }
