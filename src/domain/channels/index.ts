@@ -110,7 +110,10 @@ export async function insertChannel(
 export async function createChannel(deps: Deps, namespaceId: string, input: ChannelInput): Promise<Channel> {
   if (!SLUG_PATTERN.test(input.name)) throw invalidField('name', 'lowercase letters, digits and dashes, at most 63')
   const config = await validateChannelConfig(deps, input.type, input.config ?? {})
-  return deps.store.tx((tx) => insertChannel(deps, tx, namespaceId, input, config))
+  const channel = await deps.store.tx((tx) => insertChannel(deps, tx, namespaceId, input, config))
+  // The send path caches "no such channel" too; a new channel must be usable at once.
+  invalidateChannelCache()
+  return channel
 }
 
 export async function listChannels(deps: Deps, namespaceId: string): Promise<Channel[]> {

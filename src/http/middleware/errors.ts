@@ -32,6 +32,11 @@ export function errorHandler(log: Logger): ErrorHandler {
         return problem(c, errors.malformedJson('the request body is not valid JSON'))
       }
       if (err.status === 413) return problem(c, errors.payloadTooLarge())
+      // zod-openapi's media-type gate: a body requireJsonBody could not see (no length header).
+      if (err.status === 415) {
+        const got = c.req.header('content-type') ?? 'none'
+        return problem(c, errors.unsupportedMediaType(`send the body as application/json (got "${got}")`))
+      }
       if (err.status < 500) return problem(c, errors.badRequest(err.message))
     }
     log.error('unhandled error', {
