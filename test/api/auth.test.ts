@@ -79,7 +79,9 @@ const unrelatedTo = (scope: Scope) => ALL_SCOPES.find((s) => s.split(':')[0] !==
 
 type Operation = { method: string; template: string; path: string; hasBody: boolean; scope: Scope | undefined }
 
-const doc = (await (await gw.app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { requestBody?: unknown }>> }
+const doc = (await (await gw.app.request('/openapi.json')).json()) as {
+  paths: Record<string, Record<string, { requestBody?: unknown; security?: Record<string, string[]>[] }>>
+}
 const operations: Operation[] = Object.entries(doc.paths).flatMap(([template, ops]) =>
   Object.entries(ops).map(([method, op]) => ({
     method: method.toUpperCase(),
@@ -100,6 +102,13 @@ test('the OpenAPI document lists the API, and every operation declares its scope
   expect(operations.length).toBeGreaterThanOrEqual(Object.keys(ROUTE_SCOPES).length)
   const undeclared = operations.filter((op) => op.scope === undefined).map((op) => `${op.method} ${op.template}`)
   expect(undeclared).toEqual([])
+  // The document tells clients the same scope the route enforces.
+  for (const op of operations) {
+    expect([`${op.method} ${op.template}`, doc.paths[op.template]![op.method.toLowerCase()]!.security]).toEqual([
+      `${op.method} ${op.template}`,
+      [{ apiKey: [op.scope!] }],
+    ])
+  }
 })
 
 describe.each(operations.map((op) => [`${op.method} ${op.template}`, op] as const))('%s', (_, op) => {

@@ -317,6 +317,16 @@ describe('Idempotency-Key', () => {
     expect(await storedIn(acme.namespaceId)).toHaveLength(1)
   })
 
+  test('the namespace may be named by slug or id: the same key and body still replays', async () => {
+    const headers = { 'idempotency-key': 'order-43' }
+    const first = await send(hello, headers)
+    const byId = await gw.call('POST', `/v1/namespaces/${acme.namespaceId}/messages`, acme.key, hello, headers)
+    expect(byId.status).toBe(202)
+    expect(byId.headers.get('idempotent-replayed')).toBe('true')
+    expect(await byId.json()).toEqual(await first.json())
+    expect(await storedIn(acme.namespaceId)).toHaveLength(1)
+  })
+
   test('the same key with a different body is 422 idempotency_key_reused', async () => {
     const headers = { 'idempotency-key': 'order-42' }
     expect((await send(hello, headers)).status).toBe(202)

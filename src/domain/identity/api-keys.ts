@@ -27,6 +27,7 @@ export interface Principal {
   namespaceId: string
   namespaceSlug: string
   scopes: ReadonlySet<Scope>
+  expiresAt: number | null
 }
 
 const hashKey = (key: string) => createHash('sha256').update(key).digest()
@@ -129,7 +130,8 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Pr
   // The cache is keyed by the hash, never by the secret itself.
   const cacheKey = digest.toString('base64')
   const cached = authCache.get(cacheKey)
-  if (cached !== undefined) return cached
+  // A cached key still expires on time; only revocation may lag by the cache's TTL.
+  if (cached !== undefined) return cached && cached.expiresAt !== null && cached.expiresAt <= now(deps) ? null : cached
   const lookup = secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS)
   const rows = await deps.store.read
     .select({ key: apiKeys, slug: namespaces.slug, nsStatus: namespaces.status })
@@ -150,6 +152,7 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Pr
         namespaceId: match.key.namespaceId,
         namespaceSlug: match.slug,
         scopes: new Set(match.key.scopes as Scope[]),
+        expiresAt: match.key.expiresAt,
       }
     : null
   authCache.set(cacheKey, principal)

@@ -39,7 +39,16 @@ export function namespaceGuard(): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * @example createRoute({ ..., middleware: [requireScope('messages:send')] })
+ * The route's scope check and its OpenAPI security requirement (OpenAPI 3.1 lets a bearer
+ * scheme list role names), so `/openapi.json` says which scope each operation needs.
+ * @example createRoute({ method: 'post', path: '/', ...scoped('messages:send'), … })
+ */
+export function scoped(scope: Scope) {
+  return { middleware: [requireScope(scope)], security: [{ apiKey: [scope] }] }
+}
+
+/**
+ * @example app.use('/admin/*', requireScope('apps:write'))
  */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   if (!isScope(scope)) throw new Error(`unknown scope ${scope}`)

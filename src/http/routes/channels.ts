@@ -4,7 +4,7 @@ import { channelView, createChannel, deleteChannel, getChannel, listChannels, te
 import { createTerminal, deleteTerminal, listTerminals, terminalView, updateTerminal } from '../../domain/channels/terminals'
 import type { Deps } from '../../domain/deps'
 import type { AppEnv } from '../env'
-import { requireScope } from '../middleware/auth'
+import { scoped } from '../middleware/auth'
 import { bodyProblems, channelSchema, commonProblems, conflictProblem, json, nsParams, terminalSchema } from '../schemas'
 
 const channelCreateSchema = z.strictObject({
@@ -27,20 +27,20 @@ const channelParams = nsParams.extend({ channel: z.string().openapi({ descriptio
 const terminalParams = channelParams.extend({ terminal: z.string().openapi({ description: 'Terminal id or address' }) })
 const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } })
 const tags = ['channels']
-const read = [requireScope('channels:read')]
-const write = [requireScope('channels:write')]
+const read = scoped('channels:read')
+const write = scoped('channels:write')
 
 const routes = {
-  list: createRoute({ method: 'get', path: '/', tags, middleware: read, summary: 'List channels', request: { params: nsParams }, responses: { 200: json(z.object({ data: z.array(channelSchema), next_cursor: z.null() }), 'Channels'), ...commonProblems } }),
-  create: createRoute({ method: 'post', path: '/', tags, middleware: write, summary: 'Create a channel', request: { params: nsParams, body: body(channelCreateSchema) }, responses: { 201: json(channelSchema, 'Created'), ...commonProblems, ...bodyProblems, ...conflictProblem } }),
-  show: createRoute({ method: 'get', path: '/{channel}', tags, middleware: read, summary: 'A channel', request: { params: channelParams }, responses: { 200: json(channelSchema, 'The channel'), ...commonProblems } }),
-  update: createRoute({ method: 'patch', path: '/{channel}', tags, middleware: write, summary: 'Update status, limits or config (a new config replaces the old)', request: { params: channelParams, body: body(channelPatchSchema) }, responses: { 200: json(channelSchema, 'Updated'), ...commonProblems, ...bodyProblems } }),
-  remove: createRoute({ method: 'delete', path: '/{channel}', tags, middleware: write, summary: 'Delete a channel that never carried a message', request: { params: channelParams }, responses: { 204: { description: 'Deleted' }, ...commonProblems, ...conflictProblem } }),
-  test: createRoute({ method: 'post', path: '/{channel}/test', tags, middleware: write, summary: "Check the channel's credentials with its provider", request: { params: channelParams }, responses: { 200: json(z.object({ ok: z.boolean(), detail: z.string().optional() }), 'Result'), ...commonProblems } }),
-  terminals: createRoute({ method: 'get', path: '/{channel}/terminals', tags, middleware: read, summary: "List a channel's terminals", request: { params: channelParams }, responses: { 200: json(z.object({ data: z.array(terminalSchema), next_cursor: z.null() }), 'Terminals'), ...commonProblems } }),
-  addTerminal: createRoute({ method: 'post', path: '/{channel}/terminals', tags, middleware: write, summary: 'Add a terminal', request: { params: channelParams, body: body(terminalCreateSchema) }, responses: { 201: json(terminalSchema, 'Created'), ...commonProblems, ...bodyProblems, ...conflictProblem } }),
-  updateTerminal: createRoute({ method: 'patch', path: '/{channel}/terminals/{terminal}', tags, middleware: write, summary: 'Rename a terminal or make it the default', request: { params: terminalParams, body: body(terminalPatchSchema) }, responses: { 200: json(terminalSchema, 'Updated'), ...commonProblems, ...bodyProblems } }),
-  removeTerminal: createRoute({ method: 'delete', path: '/{channel}/terminals/{terminal}', tags, middleware: write, summary: 'Remove a terminal', request: { params: terminalParams }, responses: { 204: { description: 'Deleted' }, ...commonProblems } }),
+  list: createRoute({ method: 'get', path: '/', tags, ...read, summary: 'List channels', request: { params: nsParams }, responses: { 200: json(z.object({ data: z.array(channelSchema), next_cursor: z.null() }), 'Channels'), ...commonProblems } }),
+  create: createRoute({ method: 'post', path: '/', tags, ...write, summary: 'Create a channel', request: { params: nsParams, body: body(channelCreateSchema) }, responses: { 201: json(channelSchema, 'Created'), ...commonProblems, ...bodyProblems, ...conflictProblem } }),
+  show: createRoute({ method: 'get', path: '/{channel}', tags, ...read, summary: 'A channel', request: { params: channelParams }, responses: { 200: json(channelSchema, 'The channel'), ...commonProblems } }),
+  update: createRoute({ method: 'patch', path: '/{channel}', tags, ...write, summary: 'Update status, limits or config (a new config replaces the old)', request: { params: channelParams, body: body(channelPatchSchema) }, responses: { 200: json(channelSchema, 'Updated'), ...commonProblems, ...bodyProblems } }),
+  remove: createRoute({ method: 'delete', path: '/{channel}', tags, ...write, summary: 'Delete a channel that never carried a message', request: { params: channelParams }, responses: { 204: { description: 'Deleted' }, ...commonProblems, ...conflictProblem } }),
+  test: createRoute({ method: 'post', path: '/{channel}/test', tags, ...write, summary: "Check the channel's credentials with its provider", request: { params: channelParams }, responses: { 200: json(z.object({ ok: z.boolean(), detail: z.string().optional() }), 'Result'), ...commonProblems } }),
+  terminals: createRoute({ method: 'get', path: '/{channel}/terminals', tags, ...read, summary: "List a channel's terminals", request: { params: channelParams }, responses: { 200: json(z.object({ data: z.array(terminalSchema), next_cursor: z.null() }), 'Terminals'), ...commonProblems } }),
+  addTerminal: createRoute({ method: 'post', path: '/{channel}/terminals', tags, ...write, summary: 'Add a terminal', request: { params: channelParams, body: body(terminalCreateSchema) }, responses: { 201: json(terminalSchema, 'Created'), ...commonProblems, ...bodyProblems, ...conflictProblem } }),
+  updateTerminal: createRoute({ method: 'patch', path: '/{channel}/terminals/{terminal}', tags, ...write, summary: 'Rename a terminal or make it the default', request: { params: terminalParams, body: body(terminalPatchSchema) }, responses: { 200: json(terminalSchema, 'Updated'), ...commonProblems, ...bodyProblems } }),
+  removeTerminal: createRoute({ method: 'delete', path: '/{channel}/terminals/{terminal}', tags, ...write, summary: 'Remove a terminal', request: { params: terminalParams }, responses: { 204: { description: 'Deleted' }, ...commonProblems } }),
 }
 
 export function channelsRoutes(deps: Deps) {

@@ -8,7 +8,7 @@ import { listMessagesSchema, sendBatchSchema, sendMessageSchema } from '../../do
 import { cancelMessage, getMessage, listMessages } from '../../domain/messages/query'
 import { type Accepted, sendMessage, sendMessages } from '../../domain/messages/send'
 import type { AppEnv } from '../env'
-import { requireScope } from '../middleware/auth'
+import { scoped } from '../middleware/auth'
 import {
   acceptedSchema,
   bodyProblems,
@@ -37,7 +37,7 @@ function idempotencyOf(c: Context, body: unknown) {
   if (key.length === 0 || key.length > 255 || /[^\x21-\x7e]/.test(key)) {
     throw invalidField('Idempotency-Key', 'must be 1 to 255 visible ASCII characters')
   }
-  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.path}\n${JSON.stringify(body)}`).digest('hex')
+  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.routePath}\n${JSON.stringify(body)}`).digest('hex')
   return { key, requestHash }
 }
 
@@ -51,7 +51,7 @@ const send = createRoute({
   path: '/',
   summary: 'Send a message',
   tags: ['messages'],
-  middleware: [requireScope('messages:send')],
+  ...scoped('messages:send'),
   request: {
     params: nsParams,
     headers: idempotencyHeader,
@@ -70,7 +70,7 @@ const batch = createRoute({
   path: '/batch',
   summary: 'Send up to 1,000 messages atomically',
   tags: ['messages'],
-  middleware: [requireScope('messages:send')],
+  ...scoped('messages:send'),
   request: {
     params: nsParams,
     headers: idempotencyHeader,
@@ -89,7 +89,7 @@ const list = createRoute({
   path: '/',
   summary: 'List messages, newest first',
   tags: ['messages'],
-  middleware: [requireScope('messages:read')],
+  ...scoped('messages:read'),
   request: { params: nsParams, query: listMessagesSchema },
   responses: { 200: json(listOf(messageSchema), 'A page of messages'), ...commonProblems, 422: bodyProblems[422] },
 })
@@ -101,7 +101,7 @@ const show = createRoute({
   path: '/{id}',
   summary: 'A message with its event timeline',
   tags: ['messages'],
-  middleware: [requireScope('messages:read')],
+  ...scoped('messages:read'),
   request: { params: idParams },
   responses: {
     200: json(messageSchema.extend({ events: z.array(messageEventSchema) }), 'The message'),
@@ -114,7 +114,7 @@ const cancel = createRoute({
   path: '/{id}/cancel',
   summary: 'Cancel a scheduled message',
   tags: ['messages'],
-  middleware: [requireScope('messages:send')],
+  ...scoped('messages:send'),
   request: { params: idParams },
   responses: {
     200: json(messageSchema.extend({ events: z.array(messageEventSchema) }), 'The cancelled message'),
