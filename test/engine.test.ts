@@ -135,6 +135,55 @@ describe('http channel', () => {
   })
 })
 
+describe('attempts that go wrong', () => {
+  test('an attempt past send_timeout_ms is abandoned and its request cancelled before the retry', async () => {
+    const seen: { n: number; aborted: boolean }[] = []
+    let n = 0
+    const slow = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      async fetch(req) {
+        const entry = { n: ++n, aborted: false }
+        seen.push(entry)
+        if (entry.n > 1) return Response.json({ id: 'second-try' })
+        // The first request hangs until the gateway hangs up on it.
+        await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve()))
+        entry.aborted = true
+        return new Response(null, { status: 499 })
+      },
+    })
+    try {
+      await gw.channel(ns.namespaceId, 'slow', 'http', { url: `http://127.0.0.1:${slow.port}/`, timeout_ms: 30_000 })
+      gw.startEngine({ send_timeout_ms: 300 })
+      const done = await final(await send({}, 'slow'))
+      expect(done).toMatchObject({ status: 'sent', attempts: 2, providerMessageId: 'second-try' })
+      expect(seen.map((e) => e.aborted)).toEqual([true, false])
+      const events = await timeline(done.id)
+      expect(events.find((e) => e.status === 'queued' && e.error)?.error).toMatchObject({ code: 'timeout', class: 'transient' })
+    } finally {
+      await slow.stop(true)
+    }
+  })
+
+  test('a channel whose config cannot be opened fails its messages after max attempts instead of sticking', async () => {
+    await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_attempts: 2 })
+    const { channels } = await import('../src/store/schema')
+    await gw.deps.store.tx((tx) => tx.update(channels).set({ configEnc: 'v1.garbage.garbage' }))
+    gw.startEngine()
+    const done = await final(await send())
+    expect(done).toMatchObject({ status: 'failed', attempts: 2, leaseOwner: null, errorCode: 'connector_error' })
+    expect(done.errorMessage).toContain('cannot be decrypted')
+  })
+
+  test('max age counts from send_at, so a message scheduled ahead still gets its retries', async () => {
+    await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_age_seconds: 1 })
+    gw.startEngine()
+    const id = await send({ sandbox: { failures: 1 } }, 'sandbox', { send_at: new Date(Date.now() + 1500).toISOString() })
+    const done = await final(id)
+    expect(done).toMatchObject({ status: 'delivered', attempts: 2 })
+  })
+})
+
 describe('scheduling and channel state', () => {
   test('a scheduled message is sent once its time comes', async () => {
     gw.startEngine()

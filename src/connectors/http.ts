@@ -113,6 +113,7 @@ export const httpConnector: Connector<HttpConfig> = {
   capabilities: ['send'],
   configSchema: httpConfigSchema,
   secretKeys: ['headers'],
+  urlKeys: ['url'],
   async send(msg, ctx) {
     const { url, headers: extra, timeout_ms: timeoutMs } = ctx.config
     const headers = new Headers({ 'user-agent': ctx.userAgent })
@@ -124,7 +125,7 @@ export const httpConnector: Connector<HttpConfig> = {
 
     let res: Response
     try {
-      res = await ctx.fetch(url, { method: 'POST', headers, body: JSON.stringify(payload(msg)), timeoutMs })
+      res = await ctx.fetch(url, { method: 'POST', headers, body: JSON.stringify(payload(msg)), timeoutMs, signal: ctx.signal })
     } catch (err) {
       throw failedRequest(err, timeoutMs)
     }

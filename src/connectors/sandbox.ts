@@ -14,15 +14,27 @@ export const sandboxOptionsSchema = z.strictObject({
   delay_ms: z.int().min(0).max(60_000).default(0),
 })
 
+/** A provider that stops waiting when the attempt is abandoned, as a cancelled request would. */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    })
+  })
+}
+
 export const sandboxConnector: Connector<Record<string, never>> = {
   type: 'sandbox',
   capabilities: ['send', 'health'],
   configSchema: z.strictObject({}),
   secretKeys: [],
   optionsSchema: sandboxOptionsSchema,
-  async send(msg) {
+  async send(msg, ctx) {
     const opts = sandboxOptionsSchema.parse(msg.options.sandbox ?? {})
-    if (opts.delay_ms > 0) await Bun.sleep(opts.delay_ms)
+    if (opts.delay_ms > 0) await abortableSleep(opts.delay_ms, ctx.signal)
     if (msg.attempt <= opts.failures || opts.outcome === 'transient') {
       throw new ConnectorError('transient', 'sandbox_transient', `simulated transient failure (attempt ${msg.attempt})`)
     }

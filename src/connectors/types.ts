@@ -50,6 +50,8 @@ export interface ConnectorContext<C = Record<string, unknown>> {
   fetch: GuardedFetch
   /** `omnigate/<version>` */
   userAgent: string
+  /** Aborted when the dispatcher gives up on the attempt: pass it to every request. */
+  signal?: AbortSignal
 }
 
 export interface SendResult {
@@ -70,6 +72,8 @@ export interface Connector<C = any> {
   configSchema: z.ZodType<C>
   /** Config keys whose values are secret: masked in every response. */
   secretKeys: string[]
+  /** Config keys holding URLs: checked by the outbound-URL guard on create, shown as their origin only. */
+  urlKeys?: string[]
   /** Validates `options[type]` of a message when it is accepted, so bad extras fail with a 422. */
   optionsSchema?: z.ZodType
   send(msg: OutboundMessage, ctx: ConnectorContext<C>): Promise<SendResult>

@@ -38,15 +38,20 @@ export interface DispatcherOptions {
 /** A channel's decrypted config is reused for this long; an edit takes effect within it. */
 const TARGET_CACHE_TTL_MS = 2000
 
-type Target = NonNullable<Awaited<ReturnType<typeof loadSendTarget>>> & { config: Record<string, unknown> }
+type Target = NonNullable<Awaited<ReturnType<typeof loadSendTarget>>> & {
+  config: Record<string, unknown>
+  /** Why the sealed config could not be opened (a changed master key): every attempt fails with it. */
+  configError?: unknown
+}
 
 export class Dispatcher {
   readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
-  private readonly inFlight = new Map<string, { message: Message; done: Promise<void> }>()
+  private readonly inFlight = new Map<string, { message: Message; done: Promise<void>; abort: AbortController }>()
   private readonly targets = new TtlCache<Target | null>(TARGET_CACHE_TTL_MS)
   private timer: ReturnType<typeof setTimeout> | null = null
   private running = false
-  private ticking = false
+  /** The claim in progress, if any: stop() waits for it so nothing claimed is left leased. */
+  private ticking: Promise<void> | null = null
   private again = false
 
   constructor(
@@ -76,11 +81,13 @@ export class Dispatcher {
     this.running = false
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    await this.ticking
     const pending = [...this.inFlight.values()]
     if (pending.length === 0) return
     await Promise.race([Promise.allSettled(pending.map((p) => p.done)), Bun.sleep(this.opts.shutdownTimeoutMs)])
     const unfinished = [...this.inFlight.values()]
-    for (const { message } of unfinished) {
+    for (const { message, abort } of unfinished) {
+      abort.abort(new Error('shutdown'))
       await completeAttempt(this.deps.store, this.owner, message, { kind: 'released' }, Date.now())
     }
     if (unfinished.length > 0) this.log.warn('dispatcher released unfinished sends at shutdown', { count: unfinished.length })
@@ -99,47 +106,68 @@ export class Dispatcher {
   private async tick(): Promise<void> {
     this.timer = null
     if (!this.running || this.ticking) return
-    this.ticking = true
     let claimedFull = false
-    try {
-      const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
-      if (capacity > 0) {
+    this.ticking = (async () => {
+      try {
+        const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
+        if (capacity <= 0) return
         const claimed = await claimDueMessages(this.deps.store, this.owner, capacity, this.opts.leaseMs, Date.now())
+        if (!this.running) {
+          // Stopped while claiming: hand the claimed messages straight back.
+          for (const message of claimed) await completeAttempt(this.deps.store, this.owner, message, { kind: 'released' }, Date.now())
+          return
+        }
         for (const message of claimed) this.track(message)
         claimedFull = claimed.length === capacity
+      } catch (error) {
+        this.log.error('dispatcher claim failed', { error: String(error) })
       }
-    } catch (error) {
-      this.log.error('dispatcher claim failed', { error: String(error) })
-    } finally {
-      this.ticking = false
-    }
+    })()
+    await this.ticking
+    this.ticking = null
     const more = claimedFull || this.again
     this.again = false
     if (this.inFlight.size < this.opts.concurrency) this.schedule(more ? 0 : this.opts.pollIntervalMs)
   }
 
   private track(message: Message): void {
-    const done = this.process(message)
+    const abort = new AbortController()
+    const done = this.process(message, abort.signal)
       .catch((error) => this.log.error('dispatcher failed to record an attempt', { message_id: message.id, error: String(error) }))
       .finally(() => {
         this.inFlight.delete(message.id)
         // A slot opened: fill it now rather than at the next poll.
         if (this.running && !this.timer && !this.ticking) this.schedule(0)
       })
-    this.inFlight.set(message.id, { message, done })
+    this.inFlight.set(message.id, { message, done, abort })
   }
 
   private async target(channelId: string): Promise<Target | null> {
     const hit = this.targets.get(channelId)
     if (hit !== undefined) return hit
     const row = await loadSendTarget(this.deps.store, channelId)
-    const target = row ? { ...row, config: openChannelConfig(this.deps, row.channel) } : null
+    let target: Target | null = null
+    if (row) {
+      try {
+        target = { ...row, config: openChannelConfig(this.deps, row.channel) }
+      } catch (error) {
+        target = { ...row, config: {}, configError: new Error(`channel config cannot be decrypted: ${(error as Error).message}`) }
+      }
+    }
     this.targets.set(channelId, target)
     return target
   }
 
-  private async process(message: Message): Promise<void> {
-    const outcome = await this.attempt(message)
+  private async process(message: Message, signal: AbortSignal): Promise<void> {
+    let outcome: AttemptOutcome
+    try {
+      outcome = await this.attempt(message, signal)
+    } catch (error) {
+      // Whatever broke before the provider answered (a config that no longer decrypts, a store
+      // read) counts as a transient failure, so retry limits still apply and nothing sticks.
+      outcome = this.classify(message, { maxAttempts: null, maxAgeSeconds: null }, error)
+    }
+    if (signal.aborted && !this.running) return
     const recorded = await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
     if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
     else if (outcome.kind === 'failed') {
@@ -147,12 +175,13 @@ export class Dispatcher {
     }
   }
 
-  private async attempt(message: Message): Promise<AttemptOutcome> {
+  private async attempt(message: Message, signal: AbortSignal): Promise<AttemptOutcome> {
     const target = await this.target(message.channelId)
     const connector = target && getConnector(target.channel.type)
     if (!target || !connector) {
       return { kind: 'failed', error: { code: 'channel_unavailable', message: 'channel or connector not found', class: 'permanent' } }
     }
+    if (target.configError) return this.classify(message, target.channel, target.configError)
     const outbound: OutboundMessage = {
       id: message.id,
       namespace: target.namespaceSlug,
@@ -165,9 +194,14 @@ export class Dispatcher {
       createdAt: message.createdAt,
       attempt: message.attempts,
     }
+    // The attempt is abandoned after send_timeout_ms; the signal cancels the provider request, so
+    // no second request for the message can start while the first is still open.
+    const timeout = AbortSignal.timeout(this.opts.sendTimeoutMs)
+    const attemptSignal = AbortSignal.any([signal, timeout])
     try {
       const result = await withTimeout(
-        connector.send(outbound, { config: target.config, fetch: this.deps.fetch, userAgent: USER_AGENT }),
+        connector.send(outbound, { config: target.config, fetch: this.deps.fetch, userAgent: USER_AGENT, signal: attemptSignal }),
+        attemptSignal,
         this.opts.sendTimeoutMs,
       )
       return { kind: 'sent', providerMessageId: result.providerMessageId, confirmed: result.status }
@@ -178,7 +212,7 @@ export class Dispatcher {
 
   private classify(
     message: Message,
-    channel: Target['channel'],
+    channel: Pick<Target['channel'], 'maxAttempts' | 'maxAgeSeconds'>,
     error: unknown,
   ): AttemptOutcome {
     const attemptError: AttemptError =
@@ -196,17 +230,21 @@ export class Dispatcher {
     if (message.attempts >= maxAttempts) {
       return { kind: 'failed', error: { ...attemptError, message: `${attemptError.message} (gave up after ${message.attempts} attempts)` } }
     }
-    if (at + delay - message.createdAt > maxAgeMs) {
+    // Age counts from when the message was due, so a message scheduled far ahead still gets its retries.
+    if (at + delay - (message.sendAt ?? message.createdAt) > maxAgeMs) {
       return { kind: 'failed', error: { ...attemptError, message: `${attemptError.message} (gave up: older than ${maxAgeMs / 1000} s)` } }
     }
     return { kind: 'retry', error: attemptError, nextAttemptAt: at + delay }
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ConnectorError('transient', 'timeout', `no answer within ${ms} ms`)), ms)
+/** Settles when the send does, or rejects as a transient timeout once the signal aborts. */
+function withTimeout<T>(promise: Promise<T>, signal: AbortSignal, ms: number): Promise<T> {
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new ConnectorError('transient', 'timeout', `no answer within ${ms} ms`))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
   })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
 }

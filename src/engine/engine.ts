@@ -20,12 +20,14 @@ export interface JobInfo {
 export class Engine {
   readonly dispatcher: Dispatcher
   private readonly jobs: Cron[] = []
+  private readonly shutdownTimeoutMs: number
 
   constructor(
     private readonly deps: Deps,
     config: Config['engine'],
     private readonly log: Logger,
   ) {
+    this.shutdownTimeoutMs = config.shutdown_timeout_ms
     this.dispatcher = new Dispatcher(
       deps,
       {
@@ -56,6 +58,9 @@ export class Engine {
     for (const job of this.jobs) job.stop()
     this.deps.signalWork = undefined
     await this.dispatcher.stop()
+    // A job that is mid-run finishes before the store closes under it.
+    const deadline = Date.now() + this.shutdownTimeoutMs
+    while (this.jobs.some((j) => j.isBusy()) && Date.now() < deadline) await Bun.sleep(10)
   }
 
   listJobs(): JobInfo[] {
