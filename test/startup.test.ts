@@ -107,3 +107,25 @@ test('with a config file, a missing master key is a start-up error naming the ke
   expect(error).toBeInstanceOf(StartupError)
   expect(error.message).toContain('security.master_key')
 })
+
+test('declared keys follow the file: narrowed scopes apply, a shared prefix is fine, a key cannot change hands', async () => {
+  const base = testConfig(dir.path)
+  const twin = `og_live_${'a'.repeat(12)}${'b'.repeat(20)}`
+  const withKeys = (keys: { key: string; scopes?: string[] }[], slug = 'acme') => [
+    { slug, channels: [], applications: [{ name: 'backend', api_keys: keys }] },
+  ]
+  const first = await openGateway({ config: configSchema.parse({ ...base, namespaces: withKeys([{ key: ACME_KEY }, { key: twin }]) }), demo: false, log: silentLogger, migrate: true })
+  expect((await authenticateApiKey(first, twin))?.scopes.has('channels:write')).toBe(true)
+  await first.store.close()
+
+  const narrowed = configSchema.parse({ ...base, namespaces: withKeys([{ key: ACME_KEY }, { key: twin, scopes: ['messages:send'] }]) })
+  const second = await openGateway({ config: narrowed, demo: false, log: silentLogger, migrate: true })
+  expect([...(await authenticateApiKey(second, twin))!.scopes]).toEqual(['messages:send'])
+  expect((await counts(second)).apiKeys).toBe(2)
+  await second.store.close()
+
+  const moved = configSchema.parse({ ...base, namespaces: [...withKeys([{ key: ACME_KEY }]), ...withKeys([{ key: twin }], 'other')] })
+  const error = await openGateway({ config: moved, demo: false, log: silentLogger, migrate: true }).catch((e) => e)
+  expect(error).toBeInstanceOf(ReconcileError)
+  expect(error.message).toStartWith('namespaces[1].applications[0].api_keys[0].key: ')
+})

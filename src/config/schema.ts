@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, isWellFormedApiKey, SLUG_PATTERN } from '../lib/formats'
 
 // Loopback by default: exposing the gateway to a network is a decision, not an accident.
 export const DEFAULT_LISTEN = '127.0.0.1:8080'
@@ -36,10 +37,8 @@ export const DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 // 1000 per batch request keeps one request's transaction short.
 export const DEFAULT_MAX_BATCH = 1000
 
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
-export const API_KEY_PREFIX = 'og_live_'
+export { API_KEY_PREFIX, SLUG_PATTERN } from '../lib/formats'
 // 24 characters of base62 is ~143 bits: not guessable, whoever generated it.
-const API_KEY_MIN_SECRET_CHARS = 24
 const DATABASE_SCHEMES = ['file:', 'libsql:', 'http:', 'https:', 'ws:', 'wss:']
 
 /** Splits `HOST:PORT` (IPv6 as `[::1]:8080`); null when malformed or the port is out of range. */
@@ -190,8 +189,8 @@ const apiKeySchema = z.strictObject({
   key: z
     .string()
     .refine(
-      (v) => v.startsWith(API_KEY_PREFIX) && v.length >= API_KEY_PREFIX.length + API_KEY_MIN_SECRET_CHARS,
-      `must start with "${API_KEY_PREFIX}" followed by at least ${API_KEY_MIN_SECRET_CHARS} characters`,
+      isWellFormedApiKey,
+      `must start with "${API_KEY_PREFIX}" followed by ${API_KEY_MIN_SECRET_CHARS} to 120 characters`,
     ),
   name: z.string().optional(),
   scopes: z.array(z.string()).optional(),

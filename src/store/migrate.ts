@@ -20,8 +20,22 @@ export class SchemaTooNewError extends Error {
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS omnigate_migrations (
   idx INTEGER PRIMARY KEY, tag TEXT NOT NULL, applied_at INTEGER NOT NULL)`
 
-/** Returns the tags applied by this call (empty when the database was already current). */
+/**
+ * Returns the tags applied by this call (empty when the database was already current).
+ * Foreign keys are off while migrating (a PRAGMA that does nothing inside a transaction, hence
+ * outside it): drizzle-kit rebuilds a table by copy, drop and rename, and a cascading delete
+ * must not empty its children. `foreign_key_check` then proves nothing was left dangling.
+ */
 export async function migrate(store: Store, list: Migration[] = embedded): Promise<string[]> {
+  await store.exec('PRAGMA foreign_keys = OFF')
+  try {
+    return await applyMigrations(store, list)
+  } finally {
+    await store.exec('PRAGMA foreign_keys = ON')
+  }
+}
+
+async function applyMigrations(store: Store, list: Migration[]): Promise<string[]> {
   return store.tx(async (tx) => {
     await tx.run(sql.raw(CREATE_TABLE))
     const applied = (await tx.all(sql.raw('SELECT idx, tag FROM omnigate_migrations ORDER BY idx'))) as {
@@ -40,6 +54,12 @@ export async function migrate(store: Store, list: Migration[] = embedded): Promi
       }
       await tx.run(sql`INSERT INTO omnigate_migrations (idx, tag, applied_at) VALUES (${m.idx}, ${m.tag}, ${Date.now()})`)
       newlyApplied.push(m.tag)
+    }
+    if (newlyApplied.length > 0) {
+      const dangling = (await tx.all(sql.raw('PRAGMA foreign_key_check'))) as { table: string }[]
+      if (dangling.length > 0) {
+        throw new Error(`migration left ${dangling.length} row(s) with broken references (first in ${dangling[0]!.table}); rolled back`)
+      }
     }
     return newlyApplied
   })

@@ -43,8 +43,11 @@ export const apiKeys = sqliteTable(
       .notNull()
       .references(() => applications.id, { onDelete: 'cascade' }),
     name: text('name').notNull().default(''),
-    /** The first characters of the key after `og_live_`: how a key is found without its secret. */
-    lookup: text('lookup').notNull().unique(),
+    /**
+     * The first characters of the key after `og_live_`: how a key is found without its secret.
+     * Not unique: operator-chosen keys (config) may share a prefix; the hash decides.
+     */
+    lookup: text('lookup').notNull(),
     /** SHA-256 of the whole key, hex. Keys are 190 random bits, so a fast hash is enough. */
     hash: text('hash').notNull(),
     scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
@@ -53,7 +56,7 @@ export const apiKeys = sqliteTable(
     lastUsedAt: integer('last_used_at'),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [index('api_keys_app').on(t.applicationId)],
+  (t) => [index('api_keys_app').on(t.applicationId), index('api_keys_lookup').on(t.lookup)],
 )
 
 export const channels = sqliteTable(

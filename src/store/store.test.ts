@@ -83,6 +83,36 @@ for (const driver of storeDrivers) {
       await expect(migrate(store)).rejects.toThrow('0999_future')
     })
 
+    test('a database at an older schema migrates forward with its data', async () => {
+      const { migrations } = await import('../../migrations/index')
+      const { applications, apiKeys } = await import('./schema')
+      const { mkdirSync } = await import('node:fs')
+      mkdirSync(`${dir.path}/old`)
+      const old = await driver.open(`${dir.path}/old`)
+      try {
+        expect(await migrate(old, migrations.slice(0, 1))).toEqual(['0000_init'])
+        const key = (id: string) => ({ id, namespaceId: 'ns_a', applicationId: 'app_a', lookup: 'samePrefix12', hash: id, scopes: [], createdAt: 1 })
+        await old.tx(async (tx) => {
+          await tx.insert(namespaces).values(ns('a'))
+          await tx.insert(applications).values({ id: 'app_a', namespaceId: 'ns_a', name: 'a', createdAt: 1, updatedAt: 1 })
+          await tx.insert(apiKeys).values(key('key_1'))
+        })
+        // 0000 made the lookup prefix unique; a second key with the same prefix is refused.
+        await expect(old.tx(async (tx) => tx.insert(apiKeys).values(key('key_2')))).rejects.toThrow()
+        expect(await migrate(old)).toEqual(migrations.slice(1).map((m) => m.tag))
+        await old.tx(async (tx) => tx.insert(apiKeys).values(key('key_2')))
+        const rows = await old.read.select().from(apiKeys)
+        expect(rows.map((r) => r.id).sort()).toEqual(['key_1', 'key_2'])
+        expect((await old.read.select().from(namespaces)).map((r) => r.slug)).toEqual(['a'])
+        // Foreign keys are back on after migrating.
+        await expect(
+          old.tx(async (tx) => tx.insert(applications).values({ id: 'app_x', namespaceId: 'ns_missing', name: 'x', createdAt: 1, updatedAt: 1 })),
+        ).rejects.toThrow()
+      } finally {
+        await old.close()
+      }
+    })
+
     test('foreign keys are enforced', async () => {
       const { applications } = await import('./schema')
       await expect(

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { and, desc, eq, isNull } from 'drizzle-orm'
+import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, apiKeyLookup, isWellFormedApiKey } from '../../lib/formats'
 import { newId } from '../../lib/ids'
 import { TtlCache } from '../../lib/ttl-cache'
 import { apiKeys, applications, namespaces } from '../../store/schema'
@@ -13,8 +14,6 @@ import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
 import { ALL_SCOPES, isScope, type Scope } from './scopes'
 
-export const API_KEY_PREFIX = 'og_live_'
-const LOOKUP_CHARS = 12
 /** Revocation from another process must bite within a second (issue #3). */
 const AUTH_CACHE_TTL_MS = 1000
 
@@ -73,15 +72,15 @@ export async function insertApiKey(tx: Db, namespaceId: string, input: NewApiKey
     .where(and(eq(applications.id, input.applicationId), eq(applications.namespaceId, namespaceId)))
   if (!app[0]) throw errors.applicationNotFound(`application "${input.applicationId}" does not exist`)
   const secret = input.key ?? generateApiKey()
-  if (!secret.startsWith(API_KEY_PREFIX) || secret.length < API_KEY_PREFIX.length + 24) {
-    throw invalidField('key', `must start with ${API_KEY_PREFIX} followed by at least 24 characters`)
+  if (!isWellFormedApiKey(secret)) {
+    throw invalidField('key', `must start with ${API_KEY_PREFIX} followed by ${API_KEY_MIN_SECRET_CHARS} to 120 characters`)
   }
   const row: ApiKey = {
     id: newId('key'),
     namespaceId,
     applicationId: input.applicationId,
     name: input.name ?? '',
-    lookup: secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS),
+    lookup: apiKeyLookup(secret),
     hash: hashKey(secret).toString('hex'),
     scopes: checkScopes(input.scopes ?? [...ALL_SCOPES]),
     expiresAt: input.expiresAt ?? null,
@@ -114,25 +113,31 @@ export async function revokeApiKey(deps: Deps, namespaceId: string, keyId: strin
   })
 }
 
-/** Whether a key with this exact secret exists (config reconcile). */
-export async function apiKeyExists(tx: Db, secret: string): Promise<boolean> {
-  const lookup = secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS)
-  const rows = await tx.select({ hash: apiKeys.hash }).from(apiKeys).where(eq(apiKeys.lookup, lookup))
-  return rows.some((r) => timingSafeEqual(Buffer.from(r.hash, 'hex'), hashKey(secret)))
+/** The stored key with exactly this secret, if any (config reconcile). */
+export async function findApiKeyBySecret(tx: Db, secret: string): Promise<ApiKey | undefined> {
+  const digest = hashKey(secret)
+  const rows = await tx.select().from(apiKeys).where(eq(apiKeys.lookup, apiKeyLookup(secret)))
+  return rows.find((r) => timingSafeEqual(Buffer.from(r.hash, 'hex'), digest))
+}
+
+/** Replaces a key's scopes (config reconcile: the file is the source of truth for its keys). */
+export async function setApiKeyScopes(tx: Db, key: ApiKey, scopes: string[]): Promise<void> {
+  await tx.update(apiKeys).set({ scopes: checkScopes(scopes) }).where(eq(apiKeys.id, key.id))
+  authCache.clear()
 }
 
 const authCache = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
 
 /** The principal for a bearer API key, or null when it is unknown, revoked or expired. */
 export async function authenticateApiKey(deps: Deps, secret: string): Promise<Principal | null> {
-  if (!secret.startsWith(API_KEY_PREFIX) || secret.length > 128) return null
+  if (!isWellFormedApiKey(secret)) return null
   const digest = hashKey(secret)
   // The cache is keyed by the hash, never by the secret itself.
   const cacheKey = digest.toString('base64')
   const cached = authCache.get(cacheKey)
   // A cached key still expires on time; only revocation may lag by the cache's TTL.
   if (cached !== undefined) return cached && cached.expiresAt !== null && cached.expiresAt <= now(deps) ? null : cached
-  const lookup = secret.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + LOOKUP_CHARS)
+  const lookup = apiKeyLookup(secret)
   const rows = await deps.store.read
     .select({ key: apiKeys, slug: namespaces.slug, nsStatus: namespaces.status })
     .from(apiKeys)

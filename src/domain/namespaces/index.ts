@@ -1,12 +1,12 @@
 /** Namespaces: the tenants. Everything else hangs off a namespace id. */
 import { desc, eq, or } from 'drizzle-orm'
+import { SLUG_PATTERN } from '../../lib/formats'
 import { newId } from '../../lib/ids'
 import { namespaces } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
 
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 export type Namespace = typeof namespaces.$inferSelect
 

@@ -11,7 +11,8 @@ import { insertChannel, openChannelConfig, validateChannelConfig } from '../chan
 import { invalidateChannelCache } from '../channels/resolve'
 import { insertTerminal } from '../channels/terminals'
 import { type Deps, now } from '../deps'
-import { apiKeyExists, insertApiKey } from '../identity/api-keys'
+import { findApiKeyBySecret, insertApiKey, setApiKeyScopes } from '../identity/api-keys'
+import { ALL_SCOPES } from '../identity/scopes'
 import { insertApplication } from '../identity/applications'
 import { insertNamespace } from './index'
 
@@ -98,7 +99,18 @@ export async function reconcileNamespaces(deps: Deps, declared: readonly Namespa
           report.created.push(`application ${decl.slug}/${appDecl.name}`)
         }
         for (const [k, key] of appDecl.api_keys.entries()) {
-          if (await apiKeyExists(tx, key.key)) continue
+          const scopes = key.scopes ?? [...ALL_SCOPES]
+          const existing = await findApiKeyBySecret(tx, key.key)
+          if (existing && (existing.namespaceId !== ns.id || existing.applicationId !== app.id)) {
+            throw new ReconcileError(`${path}.api_keys[${k}].key: this key already belongs to another application or namespace`)
+          }
+          if (existing) {
+            if ([...existing.scopes].sort().join() !== [...scopes].sort().join()) {
+              await setApiKeyScopes(tx, existing, scopes).catch((e) => atPath(`${path}.api_keys[${k}]`, e))
+              report.updated.push(`api key ${decl.slug}/${appDecl.name}/${key.name ?? k}`)
+            }
+            continue
+          }
           await insertApiKey(tx, ns.id, { applicationId: app.id, name: key.name, scopes: key.scopes, key: key.key }, at).catch((e) =>
             atPath(`${path}.api_keys[${k}]`, e),
           )
