@@ -12,7 +12,7 @@ import type { Logger } from './lib/log'
 import { generateMasterKey, SecretBox } from './lib/secrets'
 import { createGuardedFetch } from './lib/url-guard'
 import { migrate } from './store/migrate'
-import { openStore } from './store/open'
+import { openStore, type StoreOptions } from './store/open'
 
 /** Provider responses larger than this are cut: a connector only needs the status and an id. */
 const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024
@@ -41,6 +41,16 @@ function masterKey(config: Config, demo: boolean): string {
   return readFileSync(path, 'utf8').trim()
 }
 
+/** The store settings of a config (also for `omnigate migrate`, which opens only the store). */
+export function storeOptions(config: Config): StoreOptions {
+  return {
+    url: config.database.url,
+    synchronous: config.database.synchronous,
+    busyTimeoutMs: config.database.busy_timeout_ms,
+    authToken: config.database.auth_token,
+  }
+}
+
 export interface OpenOptions {
   config: Config
   /** Started with no config file. */
@@ -53,12 +63,7 @@ export interface OpenOptions {
 export async function openGateway(opts: OpenOptions): Promise<Deps> {
   const { config } = opts
   const box = new SecretBox(masterKey(config, opts.demo))
-  const store = await openStore({
-    url: config.database.url,
-    synchronous: config.database.synchronous,
-    busyTimeoutMs: config.database.busy_timeout_ms,
-    authToken: config.database.auth_token,
-  })
+  const store = await openStore(storeOptions(config))
   try {
     if (opts.migrate) {
       const applied = await migrate(store)
@@ -71,8 +76,6 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
         maxAttachmentBytes: config.messages.max_attachment_bytes,
         maxBatch: config.messages.max_batch,
         allowPrivateNetwork: config.security.allow_private_network,
-        defaultMaxAttempts: config.engine.max_attempts,
-        defaultMaxAgeSeconds: config.engine.max_age_seconds,
       },
       fetch: createGuardedFetch({
         allowPrivateNetwork: config.security.allow_private_network,

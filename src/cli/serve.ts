@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { migrate } from '../store/migrate'
 import { openStore } from '../store/open'
 import { startServer } from '../server'
+import { storeOptions } from '../gateway'
 import { createLogger } from '../lib/log'
 import { action, globals, loadCliConfig } from './context'
 
@@ -32,12 +33,7 @@ export function registerMigrate(program: Command): void {
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const { config } = loadCliConfig(globals(cmd))
-        const store = await openStore({
-          url: config.database.url,
-          synchronous: config.database.synchronous,
-          busyTimeoutMs: config.database.busy_timeout_ms,
-          authToken: config.database.auth_token,
-        })
+        const store = await openStore(storeOptions(config))
         try {
           const applied = await migrate(store)
           console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')

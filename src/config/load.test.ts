@@ -199,6 +199,12 @@ describe('validation', () => {
     expect(found[2]).toMatch(/^log\.level: .*"debug"\|"info"\|"warn"\|"error"/)
   })
 
+  test('a lease no longer than the send timeout is refused, naming both keys', () => {
+    expect(problems('[engine]\nlease_ms = 15000\nsend_timeout_ms = 15000\n')).toEqual([
+      'engine.lease_ms: engine.lease_ms (15000) must be longer than engine.send_timeout_ms (15000)',
+    ])
+  })
+
   test('backoff_max_ms below backoff_base_ms names both keys', () => {
     expect(problems('[engine]\nbackoff_base_ms = 5000\nbackoff_max_ms = 1000\n')).toEqual([
       'engine.backoff_max_ms: engine.backoff_max_ms (1000) must be >= engine.backoff_base_ms (5000)',

@@ -158,6 +158,14 @@ const engineSchema = z
         message: `engine.backoff_max_ms (${engine.backoff_max_ms}) must be >= engine.backoff_base_ms (${engine.backoff_base_ms})`,
       })
     }
+    // A lease that can run out mid-send lets a second instance send the same message again.
+    if (engine.lease_ms <= engine.send_timeout_ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lease_ms'],
+        message: `engine.lease_ms (${engine.lease_ms}) must be longer than engine.send_timeout_ms (${engine.send_timeout_ms})`,
+      })
+    }
   })
 
 const messagesSchema = z.strictObject({

@@ -7,8 +7,6 @@ export interface DomainLimits {
   maxAttachmentBytes: number
   maxBatch: number
   allowPrivateNetwork: boolean
-  defaultMaxAttempts: number
-  defaultMaxAgeSeconds: number
 }
 
 /**

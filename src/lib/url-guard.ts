@@ -76,6 +76,46 @@ function refusedRange(ip: Ip): string | undefined {
   return RANGE_WORDS[range] ?? 'a reserved address'
 }
 
+/** A resolver that does not answer must not hold a request (or a send) for long. */
+const LOOKUP_TIMEOUT_MS = 5000
+
+function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(message), { code: 'ETIMEOUT' })), ms)
+  })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}
+
+/** A URL as it may be shown back: the origin, with any path or query hidden. */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    return parsed.pathname === '/' && parsed.search === '' ? shown(parsed) : `${shown(parsed)}…`
+  } catch {
+    return '…'
+  }
+}
+
+/**
+ * For validating input (a channel's config, an attachment URL): why the URL is refused, or null.
+ * Unlike at send time, a host that does not resolve is the user's mistake here, not a blip.
+ */
+export async function urlProblem(url: string, opts: UrlGuardOptions): Promise<string | null> {
+  try {
+    await checkOutboundUrl(url, opts)
+    return null
+  } catch (error) {
+    if (error instanceof UrlRejectedError) return error.message
+    const code = (error as { code?: string }).code ?? 'lookup failed'
+    let origin = url
+    try {
+      origin = shown(new URL(url))
+    } catch {}
+    return `the host of ${origin} does not resolve (${code})`
+  }
+}
+
 /** The origin only: paths and queries of webhook URLs often carry tokens, and messages get logged. */
 function shown(url: URL): string {
   return `${url.protocol}//${url.host}/`
@@ -129,7 +169,7 @@ export async function checkOutboundUrl(url: string, opts: UrlGuardOptions): Prom
   } else {
     // A lookup failure (ENOTFOUND, resolver down) propagates as is: it may be temporary, so it is
     // a network error for the caller to classify, not a refusal.
-    const results = await dns.lookup(host, { all: true, verbatim: true })
+    const results = await withDeadline(dns.lookup(host, { all: true, verbatim: true }), LOOKUP_TIMEOUT_MS, `lookup of ${host} timed out`)
     addresses = results.map((r) => r.address)
   }
   // Every address counts: fetch may connect to any of them.

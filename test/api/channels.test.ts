@@ -73,7 +73,8 @@ describe('creating channels', () => {
     expect(res.status).toBe(201)
     const body = (await res.json()) as ChannelBody
     expect(body).toMatchObject({ name: 'hooks', type: 'http', status: 'paused', max_attempts: 3, max_age_seconds: 600 })
-    expect(body.config.url).toBe(RECEIVER)
+    // Paths of webhook URLs often carry tokens: only the origin is shown back.
+    expect(body.config.url).toBe('http://127.0.0.1:9/…')
     expect(body.config.timeout_ms).toBe(10_000)
   })
 
@@ -148,7 +149,7 @@ describe('private addresses when security.allow_private_network is false', () =>
     const problem = await expectProblem(await call('PATCH', '/x', { config: { url: 'http://10.1.2.3/hook' } }), 422, 'validation_failed')
     expect(fieldsOf(problem)).toEqual(['config.url'])
     const view = (await (await call('GET', '/x')).json()) as ChannelBody
-    expect(view.config.url).toBe('https://93.184.215.14/hook')
+    expect(view.config.url).toBe('https://93.184.215.14/…')
   })
 })
 
@@ -173,7 +174,7 @@ describe('secrets', () => {
       expect(text).toContain('x-api-key')
     }
     const shown = JSON.parse(answers[2]!) as ChannelBody
-    expect(shown.config.url).toBe(RECEIVER)
+    expect(shown.config.url).toBe('http://127.0.0.1:9/…')
     expect(shown.config.headers.authorization).toStartWith('••••')
   })
 
@@ -242,7 +243,7 @@ describe('reading, updating and deleting', () => {
     ])
     const res = await call('PATCH', '/hooks', { config: { url: 'https://example.com/new' } })
     expect(res.status).toBe(200)
-    expect(((await res.json()) as ChannelBody).config).toEqual({ url: 'https://example.com/new', headers: {}, timeout_ms: 10_000 })
+    expect(((await res.json()) as ChannelBody).config).toEqual({ url: 'https://example.com/…', headers: {}, timeout_ms: 10_000 })
   })
 
   test('deleting an unused channel is 204 and takes its terminals with it', async () => {

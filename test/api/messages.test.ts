@@ -420,9 +420,17 @@ describe('Idempotency-Key', () => {
     expect(await storedIn(acme.namespaceId)).toHaveLength(2)
   })
 
+  test('the same body with its keys in another order is the same request', async () => {
+    const headers = { 'idempotency-key': 'order-44' }
+    const first = await send({ channel: 'sandbox', to: 'a@example.com', content: { text: 'x', subject: 'y' } }, headers)
+    const reordered = await send({ content: { subject: 'y', text: 'x' }, to: 'a@example.com', channel: 'sandbox' }, headers)
+    expect(reordered.headers.get('idempotent-replayed')).toBe('true')
+    expect(await reordered.json()).toEqual(await first.json())
+  })
+
   test('a key that is not visible ASCII is refused', async () => {
     const problem = await expectProblem(await send(hello, { 'idempotency-key': 'clé' }), 422, 'validation_failed')
-    expect(fieldsOf(problem)).toEqual(['Idempotency-Key'])
+    expect(fieldsOf(problem)).toEqual(['idempotency-key'])
   })
 })
 

@@ -4,7 +4,7 @@
  */
 import { and, count, desc, eq, or } from 'drizzle-orm'
 import { getConnector, connectorTypes } from '../../connectors/registry'
-import { checkOutboundUrl, UrlRejectedError } from '../../lib/url-guard'
+import { maskUrl, urlProblem } from '../../lib/url-guard'
 import { SLUG_PATTERN } from '../../lib/formats'
 import { newId } from '../../lib/ids'
 import { zodFieldErrors } from '../../lib/zod-errors'
@@ -27,16 +27,20 @@ export interface ChannelInput {
   max_age_seconds?: number | null
 }
 
-/** The channel's config with secret values masked: never the secret itself. */
+/** The channel's config with secret values masked (and URLs cut to their origin): never a secret. */
 export function maskConfig(type: string, config: Record<string, unknown>): Record<string, unknown> {
-  const secret = new Set(getConnector(type)?.secretKeys ?? [])
+  const connector = getConnector(type)
+  const secret = new Set(connector?.secretKeys ?? [])
+  const urls = new Set(connector?.urlKeys ?? [])
   const mask = (v: unknown): unknown =>
     v !== null && typeof v === 'object'
       ? Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, mask(inner)]))
       : typeof v === 'string' && v.length > 8
         ? `••••${v.slice(-4)}`
         : '••••'
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, secret.has(k) ? mask(v) : v]))
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k, secret.has(k) ? mask(v) : urls.has(k) && typeof v === 'string' ? maskUrl(v) : v]),
+  )
 }
 
 export function openChannelConfig(deps: Pick<Deps, 'box'>, channel: Channel): Record<string, unknown> {
@@ -57,21 +61,27 @@ export function channelView(deps: Pick<Deps, 'box'>, channel: Channel) {
   }
 }
 
-/** Validates a config against the connector's schema and checks every URL in it with the guard. */
-export async function validateChannelConfig(deps: Deps, type: string, config: Record<string, unknown>) {
+/**
+ * Validates a config against the connector's schema and checks its URLs with the guard.
+ * `resolveHosts: false` (start-up reconcile) skips the DNS part, so the gateway starts without a
+ * resolver; every send still passes the guard.
+ */
+export async function validateChannelConfig(
+  deps: Deps,
+  type: string,
+  config: Record<string, unknown>,
+  opts: { resolveHosts: boolean } = { resolveHosts: true },
+) {
   const connector = getConnector(type)
   if (!connector) throw invalidField('type', `unknown channel type "${type}" (known: ${connectorTypes().join(', ')})`)
   const parsed = connector.configSchema.safeParse(config)
   if (!parsed.success) throw errors.validation('invalid channel config', zodFieldErrors(parsed.error, ['config']))
   const value = parsed.data as Record<string, unknown>
-  for (const key of ['url', 'base_url']) {
+  if (!opts.resolveHosts) return value
+  for (const key of connector.urlKeys ?? []) {
     if (typeof value[key] !== 'string') continue
-    try {
-      await checkOutboundUrl(value[key] as string, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
-    } catch (error) {
-      if (error instanceof UrlRejectedError) throw invalidField(`config.${key}`, error.message)
-      throw error
-    }
+    const problem = await urlProblem(value[key] as string, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
+    if (problem) throw invalidField(`config.${key}`, problem)
   }
   return value
 }
@@ -158,9 +168,12 @@ export async function updateChannel(deps: Deps, namespaceId: string, ref: string
 export async function deleteChannel(deps: Deps, namespaceId: string, ref: string): Promise<void> {
   const channel = await getChannel(deps, namespaceId, ref)
   await deps.store.tx(async (tx) => {
-    const used = await tx.select({ n: count() }).from(messages).where(eq(messages.channelId, channel.id))
+    const used = await tx
+      .select({ n: count() })
+      .from(messages)
+      .where(and(eq(messages.namespaceId, namespaceId), eq(messages.channelId, channel.id)))
     if (used[0]!.n > 0) throw errors.conflict(`channel "${channel.name}" has messages; pause it instead`)
-    await tx.delete(terminals).where(eq(terminals.channelId, channel.id))
+    await tx.delete(terminals).where(and(eq(terminals.namespaceId, namespaceId), eq(terminals.channelId, channel.id)))
     await tx.delete(channels).where(and(eq(channels.id, channel.id), eq(channels.namespaceId, namespaceId)))
   })
   invalidateChannelCache()
@@ -169,7 +182,8 @@ export async function deleteChannel(deps: Deps, namespaceId: string, ref: string
 /** Asks the connector whether the channel's credentials work (its health check, if it has one). */
 export async function testChannel(deps: Deps, namespaceId: string, ref: string) {
   const channel = await getChannel(deps, namespaceId, ref)
-  const connector = getConnector(channel.type)!
+  const connector = getConnector(channel.type)
+  if (!connector) throw errors.validation(`channel type "${channel.type}" is not supported by this omnigate`)
   if (!connector.health) return { ok: true, detail: `${channel.type} has no health check; config is valid` }
   return connector.health({ config: openChannelConfig(deps, channel), fetch: deps.fetch, userAgent: USER_AGENT })
 }

@@ -104,7 +104,7 @@ export async function updateTerminal(
         ...(patch.default !== undefined ? { isDefault: patch.default } : {}),
         updatedAt: now(deps),
       })
-      .where(eq(terminals.id, terminal.id))
+      .where(and(eq(terminals.id, terminal.id), eq(terminals.namespaceId, namespaceId)))
       .returning()
     return rows[0]!
   })

@@ -130,11 +130,11 @@ export async function completeAttempt(
 }
 
 /** The channel row and namespace slug a claimed message needs for its send. */
-export async function loadSendTarget(store: Store, channelId: string) {
+export async function loadSendTarget(store: Store, namespaceId: string, channelId: string) {
   const rows = await store.read
     .select({ channel: channels, namespaceSlug: namespaces.slug })
     .from(channels)
     .innerJoin(namespaces, eq(namespaces.id, channels.namespaceId))
-    .where(eq(channels.id, channelId))
+    .where(and(eq(channels.namespaceId, namespaceId), eq(channels.id, channelId)))
   return rows[0]
 }

@@ -43,7 +43,8 @@ export const sendMessageSchema = z.strictObject({
 export type SendMessageInput = z.infer<typeof sendMessageSchema>
 
 export const sendBatchSchema = z.strictObject({
-  messages: z.array(sendMessageSchema).min(1),
+  // The configured messages.max_batch (at most 10,000) is checked before anything is resolved.
+  messages: z.array(sendMessageSchema).min(1).max(10_000),
 })
 
 export const MESSAGE_STATUSES = [

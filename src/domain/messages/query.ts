@@ -8,13 +8,13 @@ import type { ListMessagesInput } from './input'
 import { type Message, messageView, timelineView } from './views'
 import { appendEvents } from './events'
 
-async function channelNames(deps: Deps, ids: string[]) {
+async function channelNames(deps: Deps, namespaceId: string, ids: string[]) {
   const unique = [...new Set(ids)]
   if (unique.length === 0) return new Map<string, { name: string; type: string }>()
   const rows = await deps.store.read
     .select({ id: channels.id, name: channels.name, type: channels.type })
     .from(channels)
-    .where(inArray(channels.id, unique))
+    .where(and(eq(channels.namespaceId, namespaceId), inArray(channels.id, unique)))
   return new Map(rows.map((r) => [r.id, r]))
 }
 
@@ -43,6 +43,7 @@ export async function listMessages(deps: Deps, namespaceId: string, input: ListM
   const page = rows.slice(0, input.limit)
   const names = await channelNames(
     deps,
+    namespaceId,
     page.map((m) => m.channelId),
   )
   return {
@@ -69,7 +70,7 @@ export async function getMessage(deps: Deps, namespaceId: string, id: string) {
       .from(messageEvents)
       .where(and(eq(messageEvents.namespaceId, namespaceId), eq(messageEvents.messageId, id)))
       .orderBy(asc(messageEvents.id)),
-    channelNames(deps, [message.channelId]),
+    channelNames(deps, namespaceId, [message.channelId]),
   ])
   return {
     ...messageView(message, names.get(message.channelId) ?? unknownChannel),

@@ -6,7 +6,7 @@
 import { and, eq } from 'drizzle-orm'
 import { getConnector } from '../../connectors/registry'
 import { newId } from '../../lib/ids'
-import { checkOutboundUrl, UrlRejectedError } from '../../lib/url-guard'
+import { urlProblem } from '../../lib/url-guard'
 import { zodFieldErrors } from '../../lib/zod-errors'
 import { idempotencyKeys, messages } from '../../store/schema'
 import type { Db } from '../../store/store'
@@ -82,12 +82,8 @@ async function prepareMessage(
       if (size === null) problems.push({ field: `${field}.content_base64`, message: 'is not valid base64' })
       else attachmentBytes += size
     } else if (attachment.url !== undefined) {
-      try {
-        await checkOutboundUrl(attachment.url, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
-      } catch (error) {
-        if (!(error instanceof UrlRejectedError)) throw error
-        problems.push({ field: `${field}.url`, message: error.message })
-      }
+      const problem = await urlProblem(attachment.url, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
+      if (problem) problems.push({ field: `${field}.url`, message: problem })
     }
   }
   if (attachmentBytes > deps.limits.maxAttachmentBytes) {

@@ -39,7 +39,7 @@ export async function reconcileNamespaces(deps: Deps, declared: readonly Namespa
     for (const [j, ch] of ns.channels.entries()) {
       const path = `namespaces[${i}].channels[${j}]`
       try {
-        configs.set(`${i}.${j}`, await validateChannelConfig(deps, ch.type, { ...ch.config }))
+        configs.set(`${i}.${j}`, await validateChannelConfig(deps, ch.type, { ...ch.config }, { resolveHosts: false }))
       } catch (error) {
         atPath(path, error)
       }

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto'
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Deps } from '../../domain/deps'
-import { invalidField } from '../../domain/errors'
 import { listMessagesSchema, sendBatchSchema, sendMessageSchema } from '../../domain/messages/input'
 import { cancelMessage, getMessage, listMessages } from '../../domain/messages/query'
 import { type Accepted, sendMessage, sendMessages } from '../../domain/messages/send'
@@ -24,20 +23,23 @@ import {
 const idempotencyHeader = z.object({
   'idempotency-key': z
     .string()
-    .min(1)
-    .max(255)
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
     .optional()
     .openapi({ description: 'Same key and body within 24 h returns the first response' }),
 })
+
+/** JSON with object keys sorted, so the same request hashes the same whatever its key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  )
+}
 
 /** The Idempotency-Key of a request, with a hash of what it asked for. */
 function idempotencyOf(c: Context, body: unknown) {
   const key = c.req.header('idempotency-key')
   if (key === undefined) return undefined
-  if (key.length === 0 || key.length > 255 || /[^\x21-\x7e]/.test(key)) {
-    throw invalidField('Idempotency-Key', 'must be 1 to 255 visible ASCII characters')
-  }
-  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.routePath}\n${JSON.stringify(body)}`).digest('hex')
+  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.routePath}\n${canonicalJson(body)}`).digest('hex')
   return { key, requestHash }
 }
 
