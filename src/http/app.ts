@@ -38,6 +38,8 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.use(requestId())
   app.use(
     '/v1/*',
+    // Who is asking comes first: an anonymous client learns nothing, not even a size limit.
+    apiKeyAuth(deps),
     bodyLimit({
       maxSize: opts.bodyLimitBytes,
       onError: () => {
@@ -45,7 +47,6 @@ export function createApp(deps: Deps, opts: AppOptions) {
       },
     }),
     requireJsonBody(),
-    apiKeyAuth(deps),
   )
   app.use('/v1/namespaces/:ns/*', namespaceGuard())
 
