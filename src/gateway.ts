@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import type { Config } from './config'
+import { type Config, publicUrl } from './config'
 import type { Deps } from './domain/deps'
 import { reconcileNamespaces } from './domain/namespaces/reconcile'
 import type { Logger } from './lib/log'
@@ -72,6 +72,7 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
     const deps: Deps = {
       store,
       box,
+      publicUrl: publicUrl(config),
       limits: {
         maxAttachmentBytes: config.messages.max_attachment_bytes,
         maxBatch: config.messages.max_batch,

@@ -65,6 +65,71 @@ export interface Health {
   detail?: string
 }
 
+/** What a message asks of a channel, checked when the message is accepted. */
+export interface OutboundDraft {
+  to: string | Record<string, unknown>
+  from: string | null
+  content: MessageContent
+  options: Record<string, unknown>
+}
+
+/** A problem with a draft, `field` relative to the message (`to`, `content.html`). */
+export type DraftProblem = { field: string; message: string }
+
+/** A message a provider delivered to one of the namespace's terminals. */
+export interface InboundMessage {
+  from: string
+  /** The terminal address it was sent to; the channel's default terminal when absent. */
+  to?: string
+  content: MessageContent
+  providerMessageId?: string
+  metadata?: Record<string, string>
+}
+
+/** A provider's report on an outbound message it accepted earlier. */
+export interface StatusUpdate {
+  providerMessageId: string
+  status: 'sent' | 'delivered' | 'read' | 'failed'
+  errorCode?: string
+  errorMessage?: string
+  /** When the provider says it happened (ms); now when absent. */
+  at?: number
+  /** A hard bounce or complaint: the recipient goes on the namespace's suppression list. */
+  suppress?: { recipient: string; reason: 'bounce' | 'complaint' }
+}
+
+/** What one provider callback amounts to, and what to answer it. */
+export interface InboundResult {
+  /** The answer the provider expects (a challenge echo, TwiML, 200 OK). */
+  response: Response
+  messages?: InboundMessage[]
+  statuses?: StatusUpdate[]
+}
+
+/** A callback refused: bad signature (403), malformed (400). Rendered as problem+json. */
+export class InboundError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'InboundError'
+  }
+}
+
+export interface InboundContext<C = Record<string, unknown>> extends ConnectorContext<C> {
+  channel: { id: string; name: string; type: string }
+  /** The URL the provider was told to call: `server.public_url` + `/inbound/{channel_id}`. */
+  callbackUrl: string
+  /** The terminal addresses the channel owns. */
+  terminals: string[]
+}
+
+/** A long-lived inbound source of one channel (Telegram long polling). */
+export interface Listener {
+  stop(): Promise<void>
+}
+
 export interface Connector<C = any> {
   type: string
   capabilities: Capability[]
@@ -76,6 +141,23 @@ export interface Connector<C = any> {
   urlKeys?: string[]
   /** Validates `options[type]` of a message when it is accepted, so bad extras fail with a 422. */
   optionsSchema?: z.ZodType
+  /**
+   * Fills in what a new config may leave out (generated keys, defaults that need work) after the
+   * schema accepted it. Runs on create and on a config replace.
+   */
+  prepareConfig?(config: C): Promise<C> | C
+  /** What the channel cannot carry (html on SMS, a non-E.164 number): a 422 at the API. */
+  checkDraft?(draft: OutboundDraft): DraftProblem[]
   send(msg: OutboundMessage, ctx: ConnectorContext<C>): Promise<SendResult>
   health?(ctx: ConnectorContext<C>): Promise<Health>
+  /**
+   * A provider callback to `/inbound/{channel_id}` (POST, or GET for a verification
+   * handshake): verify it (throw InboundError), and say what it means.
+   */
+  parseInbound?(req: Request, ctx: InboundContext<C>): Promise<InboundResult>
+  /**
+   * Starts pulling inbound traffic for one channel when its config asks for it (long polling);
+   * returns null when the channel receives by callback instead.
+   */
+  listen?(ctx: InboundContext<C>, deliver: (result: Omit<InboundResult, 'response'>) => Promise<void>): Listener | null
 }

@@ -17,6 +17,8 @@ export interface Deps {
   store: Store
   box: SecretBox
   limits: DomainLimits
+  /** The base URL providers and clients reach this instance at (callback URLs). */
+  publicUrl: string
   /** fetch through the outbound-URL guard, for connectors. */
   fetch: GuardedFetch
   now?: () => number

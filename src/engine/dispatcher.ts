@@ -17,6 +17,7 @@ import {
 } from '../domain/messages/dispatch'
 import type { Message } from '../domain/messages/views'
 import { parseRecipient } from '../domain/messages/views'
+import { isSuppressed } from '../domain/suppressions'
 import type { Logger } from '../lib/log'
 import { TtlCache } from '../lib/ttl-cache'
 import { USER_AGENT } from '../version'
@@ -179,6 +180,13 @@ export class Dispatcher {
       return { kind: 'failed', error: { code: 'channel_unavailable', message: 'channel or connector not found', class: 'permanent' } }
     }
     if (target.configError) return this.classify(message, target.channel, target.configError)
+    const suppressed = await isSuppressed(this.deps.store.read, message.namespaceId, target.channel.type, message.recipient)
+    if (suppressed) {
+      return {
+        kind: 'failed',
+        error: { code: 'recipient_suppressed', message: `the recipient is on the suppression list (${suppressed})`, class: 'permanent' },
+      }
+    }
     const outbound: OutboundMessage = {
       id: message.id,
       namespace: target.namespaceSlug,

@@ -16,7 +16,9 @@ import { requireJsonBody } from './middleware/json-body'
 import { channelsRoutes } from './routes/channels'
 import { docsRoutes } from './routes/docs'
 import { healthRoutes } from './routes/health'
+import { inboundRoutes } from './routes/inbound'
 import { messagesRoutes } from './routes/messages'
+import { suppressionsRoutes } from './routes/suppressions'
 
 export interface AppOptions {
   bodyLimitBytes: number
@@ -49,11 +51,22 @@ export function createApp(deps: Deps, opts: AppOptions) {
     requireJsonBody(),
   )
   app.use('/v1/namespaces/:ns/*', namespaceGuard())
+  app.use(
+    '/inbound/*',
+    bodyLimit({
+      maxSize: opts.bodyLimitBytes,
+      onError: () => {
+        throw errors.payloadTooLarge(`the body is larger than ${opts.bodyLimitBytes} bytes`)
+      },
+    }),
+  )
 
   app.route('/', healthRoutes(deps.store))
   app.route('/docs', docsRoutes())
   app.route('/v1/namespaces/:ns/messages', messagesRoutes(deps))
   app.route('/v1/namespaces/:ns/channels', channelsRoutes(deps))
+  app.route('/v1/namespaces/:ns/suppressions', suppressionsRoutes(deps))
+  app.route('/inbound', inboundRoutes(deps))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' })
   app.doc31('/openapi.json', {

@@ -42,6 +42,9 @@ const ROUTE_SCOPES: Record<string, Scope> = {
   'POST /v1/namespaces/{ns}/channels/{channel}/terminals': 'channels:write',
   'PATCH /v1/namespaces/{ns}/channels/{channel}/terminals/{terminal}': 'channels:write',
   'DELETE /v1/namespaces/{ns}/channels/{channel}/terminals/{terminal}': 'channels:write',
+  'GET /v1/namespaces/{ns}/suppressions': 'messages:read',
+  'POST /v1/namespaces/{ns}/suppressions': 'messages:send',
+  'DELETE /v1/namespaces/{ns}/suppressions/{channel_type}/{recipient}': 'messages:send',
 }
 
 // One gateway for the whole file: the refusal scenarios never reach a handler, so they can share
@@ -62,7 +65,14 @@ const scheduled = await gw.call('POST', '/v1/namespaces/acme/messages', acme.key
 const messageId = ((await scheduled.json()) as { id: string }).id
 
 /** What each path parameter is replaced with: namespace A's real resources. */
-const PARAMS: Record<string, string> = { ns: 'acme', channel: 'alerts', terminal: 'bot-1', id: messageId }
+const PARAMS: Record<string, string> = {
+  ns: 'acme',
+  channel: 'alerts',
+  terminal: 'bot-1',
+  id: messageId,
+  channel_type: 'sandbox',
+  recipient: 'alice',
+}
 /** Ids of A's data that must never show up in an answer to someone else. */
 const A_SECRETS = [acme.namespaceId, channelId, messageId]
 

@@ -59,6 +59,8 @@ describe('creating channels', () => {
       type: 'sandbox',
       status: 'active',
       config: {},
+      capabilities: ['send', 'health'],
+      inbound_url: null,
       max_attempts: null,
       max_age_seconds: null,
       created_at: expect.any(String),

@@ -47,13 +47,17 @@ export function openChannelConfig(deps: Pick<Deps, 'box'>, channel: Channel): Re
   return deps.box.openJson(channel.configEnc, channel.id)
 }
 
-export function channelView(deps: Pick<Deps, 'box'>, channel: Channel) {
+export function channelView(deps: Pick<Deps, 'box' | 'publicUrl'>, channel: Channel) {
+  const connector = getConnector(channel.type)
   return {
     id: channel.id,
     name: channel.name,
     type: channel.type,
     status: channel.status,
     config: maskConfig(channel.type, openChannelConfig(deps, channel)),
+    capabilities: connector?.capabilities ?? [],
+    /** Where to point the provider's callbacks (null when the type takes none). */
+    inbound_url: connector?.parseInbound ? `${deps.publicUrl}/inbound/${channel.id}` : null,
     max_attempts: channel.maxAttempts,
     max_age_seconds: channel.maxAgeSeconds,
     created_at: new Date(channel.createdAt).toISOString(),
@@ -76,7 +80,7 @@ export async function validateChannelConfig(
   if (!connector) throw invalidField('type', `unknown channel type "${type}" (known: ${connectorTypes().join(', ')})`)
   const parsed = connector.configSchema.safeParse(config)
   if (!parsed.success) throw errors.validation('invalid channel config', zodFieldErrors(parsed.error, ['config']))
-  const value = parsed.data as Record<string, unknown>
+  const value = (connector.prepareConfig ? await connector.prepareConfig(parsed.data) : parsed.data) as Record<string, unknown>
   if (!opts.resolveHosts) return value
   for (const key of connector.urlKeys ?? []) {
     if (typeof value[key] !== 'string') continue

@@ -5,6 +5,7 @@
 import { and, asc, eq, inArray, isNotNull, isNull, lte, notInArray, or, sql } from 'drizzle-orm'
 import { channels, messages, namespaces } from '../../store/schema'
 import type { Store } from '../../store/store'
+import { applyPendingStatuses } from '../inbound/statuses'
 import { appendEvents, type NewMessageEvent } from './events'
 import type { Message } from './views'
 
@@ -87,7 +88,7 @@ export async function claimDueMessages(
 export async function completeAttempt(
   store: Store,
   owner: string,
-  message: Pick<Message, 'id' | 'namespaceId' | 'attempts'>,
+  message: Pick<Message, 'id' | 'namespaceId' | 'attempts' | 'channelId'>,
   outcome: AttemptOutcome,
   at: number,
 ): Promise<boolean> {
@@ -122,9 +123,11 @@ export async function completeAttempt(
       .update(messages)
       .set({ ...update, leaseOwner: null, leaseUntil: null, updatedAt: at })
       .where(and(eq(messages.id, message.id), eq(messages.leaseOwner, owner), eq(messages.attempts, message.attempts)))
-      .returning({ id: messages.id })
+      .returning()
     if (!rows[0]) return false
     await appendEvents(tx, events)
+    // A provider may have reported on the message before its API answer got here.
+    if (outcome.kind === 'sent' && outcome.providerMessageId) await applyPendingStatuses(tx, rows[0], at)
     return true
   })
 }

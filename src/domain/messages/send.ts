@@ -93,6 +93,10 @@ async function prepareMessage(
     })
   }
 
+  if (connector?.checkDraft) {
+    problems.push(...connector.checkDraft({ to: input.to, from: sender, content: input.content, options: input.options ?? {} }))
+  }
+
   const extras = input.options?.[channel.type]
   if (connector?.optionsSchema && extras !== undefined) {
     const parsed = connector.optionsSchema.safeParse(extras)

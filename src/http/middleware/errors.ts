@@ -6,6 +6,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { InboundError } from '../../connectors/types'
 import { AppError, errors } from '../../domain/errors'
 import type { Logger } from '../../lib/log'
 
@@ -27,6 +28,9 @@ export function problem(c: Context, error: AppError): Response {
 export function errorHandler(log: Logger): ErrorHandler {
   return function onError(err, c) {
     if (err instanceof AppError) return problem(c, err)
+    if (err instanceof InboundError) {
+      return problem(c, new AppError('callback_rejected', err.status, 'The provider callback was refused', err.message))
+    }
     if (err instanceof HTTPException) {
       if (err.status === 400 && /json/i.test(err.message)) {
         return problem(c, errors.malformedJson('the request body is not valid JSON'))

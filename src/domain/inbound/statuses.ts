@@ -1,0 +1,73 @@
+/**
+ * Provider status reports on outbound messages. A report moves the message forward (sent →
+ * delivered → read) or fails it, never backwards; the same report twice appends nothing.
+ */
+import { and, eq } from 'drizzle-orm'
+import type { StatusUpdate } from '../../connectors/types'
+import { messageEvents, messages, pendingStatuses } from '../../store/schema'
+import type { Db } from '../../store/store'
+import { appendEvents } from '../messages/events'
+import type { Message } from '../messages/views'
+
+const RANK: Record<string, number> = { queued: 0, scheduled: 0, sending: 0, sent: 1, delivered: 2, read: 3 }
+
+export async function applyStatus(tx: Db, message: Message, update: StatusUpdate, at: number): Promise<void> {
+  const seen = await tx
+    .select({ status: messageEvents.status })
+    .from(messageEvents)
+    .where(and(eq(messageEvents.messageId, message.id), eq(messageEvents.status, update.status)))
+  if (seen[0]) return
+  await appendEvents(tx, [
+    {
+      namespaceId: message.namespaceId,
+      messageId: message.id,
+      status: update.status,
+      providerMessageId: update.providerMessageId,
+      errorCode: update.errorCode ?? null,
+      errorMessage: update.errorMessage ?? null,
+      errorClass: update.status === 'failed' ? 'permanent' : null,
+      createdAt: update.at ?? at,
+    },
+  ])
+  const current = RANK[message.status]
+  const forward =
+    update.status === 'failed'
+      ? current !== undefined && current <= RANK.sent!
+      : current !== undefined && RANK[update.status]! > current
+  if (!forward) return
+  await tx
+    .update(messages)
+    .set({
+      status: update.status,
+      updatedAt: at,
+      ...(update.status === 'failed'
+        ? { errorCode: update.errorCode ?? 'provider_failed', errorMessage: update.errorMessage ?? 'the provider reported a failure', nextAttemptAt: null }
+        : {}),
+    })
+    .where(eq(messages.id, message.id))
+}
+
+/** Applies the reports that arrived before the send was recorded, then forgets them. */
+export async function applyPendingStatuses(tx: Db, message: Message, at: number): Promise<void> {
+  if (!message.providerMessageId) return
+  const pending = await tx
+    .select()
+    .from(pendingStatuses)
+    .where(and(eq(pendingStatuses.channelId, message.channelId), eq(pendingStatuses.providerMessageId, message.providerMessageId)))
+  if (pending.length === 0) return
+  let current = message
+  for (const p of pending.sort((a, b) => a.occurredAt - b.occurredAt)) {
+    const update: StatusUpdate = {
+      providerMessageId: p.providerMessageId,
+      status: p.status as StatusUpdate['status'],
+      errorCode: p.errorCode ?? undefined,
+      errorMessage: p.errorMessage ?? undefined,
+      at: p.occurredAt,
+    }
+    await applyStatus(tx, current, update, at)
+    current = (await tx.select().from(messages).where(eq(messages.id, message.id)))[0]!
+  }
+  await tx
+    .delete(pendingStatuses)
+    .where(and(eq(pendingStatuses.channelId, message.channelId), eq(pendingStatuses.providerMessageId, message.providerMessageId)))
+}

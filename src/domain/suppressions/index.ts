@@ -1,0 +1,126 @@
+/**
+ * The suppression list: per namespace and channel type, recipients that must not be sent to
+ * (hard bounces, complaints, opt-outs, manual entries). Sends to them fail at once.
+ */
+import { and, desc, eq, type SQL, sql } from 'drizzle-orm'
+import { suppressions } from '../../store/schema'
+import type { Db } from '../../store/store'
+import { type Deps, now } from '../deps'
+import { errors, invalidField } from '../errors'
+
+export type Suppression = typeof suppressions.$inferSelect
+export type SuppressionReason = 'bounce' | 'complaint' | 'opt-out' | 'manual'
+
+export function suppressionView(s: Suppression) {
+  return {
+    channel_type: s.channelType,
+    recipient: s.recipient,
+    reason: s.reason,
+    detail: s.detail,
+    created_at: new Date(s.createdAt).toISOString(),
+  }
+}
+
+/** Recipients compare case-insensitively for e-mail; numbers and ids as given. */
+export function normalizeRecipient(recipient: string): string {
+  return recipient.includes('@') ? recipient.trim().toLowerCase() : recipient.trim()
+}
+
+/** Adds (or keeps) an entry inside an open transaction; an existing entry keeps its first reason. */
+export async function suppress(
+  tx: Db,
+  namespaceId: string,
+  entry: { channelType: string; recipient: string; reason: SuppressionReason; detail?: string },
+  at: number,
+): Promise<void> {
+  await tx
+    .insert(suppressions)
+    .values({
+      namespaceId,
+      channelType: entry.channelType,
+      recipient: normalizeRecipient(entry.recipient),
+      reason: entry.reason,
+      detail: (entry.detail ?? '').slice(0, 500),
+      createdAt: at,
+    })
+    .onConflictDoNothing()
+}
+
+export async function unsuppress(tx: Db, namespaceId: string, channelType: string, recipient: string): Promise<boolean> {
+  const rows = await tx
+    .delete(suppressions)
+    .where(
+      and(
+        eq(suppressions.namespaceId, namespaceId),
+        eq(suppressions.channelType, channelType),
+        eq(suppressions.recipient, normalizeRecipient(recipient)),
+      ),
+    )
+    .returning({ recipient: suppressions.recipient })
+  return rows.length > 0
+}
+
+export async function isSuppressed(db: Db, namespaceId: string, channelType: string, recipient: string) {
+  const rows = await db
+    .select({ reason: suppressions.reason })
+    .from(suppressions)
+    .where(
+      and(
+        eq(suppressions.namespaceId, namespaceId),
+        eq(suppressions.channelType, channelType),
+        eq(suppressions.recipient, normalizeRecipient(recipient)),
+      ),
+    )
+  return rows[0]?.reason ?? null
+}
+
+export async function listSuppressions(
+  deps: Deps,
+  namespaceId: string,
+  input: { channel_type?: string; limit: number; cursor?: string },
+) {
+  const where: SQL[] = [eq(suppressions.namespaceId, namespaceId)]
+  if (input.channel_type) where.push(eq(suppressions.channelType, input.channel_type))
+  if (input.cursor) {
+    const [at, type, recipient] = decodeCursor(input.cursor)
+    where.push(sql`(${suppressions.createdAt}, ${suppressions.channelType}, ${suppressions.recipient}) < (${at}, ${type}, ${recipient})`)
+  }
+  const rows = await deps.store.read
+    .select()
+    .from(suppressions)
+    .where(and(...where))
+    .orderBy(desc(suppressions.createdAt), desc(suppressions.channelType), desc(suppressions.recipient))
+    .limit(input.limit + 1)
+  const page = rows.slice(0, input.limit)
+  const last = page.at(-1)
+  return {
+    data: page.map(suppressionView),
+    next_cursor: rows.length > input.limit && last ? encodeCursor([last.createdAt, last.channelType, last.recipient]) : null,
+  }
+}
+
+type Cursor = [number, string, string]
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url')
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (Array.isArray(c) && typeof c[0] === 'number' && typeof c[1] === 'string' && typeof c[2] === 'string') return c as Cursor
+  } catch {}
+  throw invalidField('cursor', 'is not a cursor this list returned')
+}
+
+export async function addSuppression(
+  deps: Deps,
+  namespaceId: string,
+  input: { channel_type: string; recipient: string; detail?: string },
+) {
+  const at = now(deps)
+  await deps.store.write((tx) =>
+    suppress(tx, namespaceId, { channelType: input.channel_type, recipient: input.recipient, reason: 'manual', detail: input.detail }, at),
+  )
+}
+
+export async function removeSuppression(deps: Deps, namespaceId: string, channelType: string, recipient: string) {
+  const removed = await deps.store.write((tx) => unsuppress(tx, namespaceId, channelType, recipient))
+  if (!removed) throw errors.notFound(`"${recipient}" is not suppressed on ${channelType} channels`)
+}
