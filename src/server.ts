@@ -38,7 +38,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       opts.print(`  OMNIGATE_API_KEY=${key}`)
     }
   }
-  const engine = config.engine.enabled ? new Engine(deps, config.engine, log) : null
+  const engine = config.engine.enabled ? new Engine(deps, config, log) : null
   const app = createApp(deps, { bodyLimitBytes: config.server.body_limit_bytes, log })
   let server: ReturnType<typeof Bun.serve>
   try {
@@ -53,7 +53,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     await deps.store.close()
     throw new StartupError(`server.listen: cannot listen on ${config.server.listen}: ${(error as Error).message}`)
   }
-  engine?.start()
+  await engine?.start()
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
   const url = `http://${host}:${server.port}`
   log.info('omnigate listening', { url, database: config.database.url.split('?')[0], demo: opts.demo })

@@ -40,7 +40,7 @@ const final = (id: string) => eventually(async () => ['sent', 'delivered', 'read
 
 describe('retries', () => {
   test('transient failures are retried until the outcome, with an event per attempt', async () => {
-    gw.startEngine()
+    await gw.startEngine()
     const id = await send({ sandbox: { failures: 2 } })
     const done = await final(id)
     expect(done.status).toBe('delivered')
@@ -61,7 +61,7 @@ describe('retries', () => {
 
   test("a message that keeps failing transiently fails after the channel's max attempts", async () => {
     await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_attempts: 3 })
-    gw.startEngine()
+    await gw.startEngine()
     const id = await send({ sandbox: { outcome: 'transient' } })
     const done = await final(id)
     expect(done.status).toBe('failed')
@@ -74,7 +74,7 @@ describe('retries', () => {
 
   test('a message older than the max age is not retried again', async () => {
     await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_age_seconds: 1 })
-    gw.startEngine({ backoff_base_ms: 5000, backoff_max_ms: 5000 })
+    await gw.startEngine({ backoff_base_ms: 5000, backoff_max_ms: 5000 })
     const id = await send({ sandbox: { outcome: 'transient' } })
     const done = await final(id)
     expect(done.status).toBe('failed')
@@ -83,7 +83,7 @@ describe('retries', () => {
   })
 
   test('a permanent failure fails at once', async () => {
-    gw.startEngine()
+    await gw.startEngine()
     const id = await send({ sandbox: { outcome: 'failed' } })
     const done = await final(id)
     expect(done).toMatchObject({ status: 'failed', attempts: 1, errorCode: 'sandbox_failed' })
@@ -98,7 +98,7 @@ describe('http channel', () => {
     })
     try {
       await gw.channel(ns.namespaceId, 'hook', 'http', { url: `${receiver.url}inbox`, headers: { authorization: 'Bearer s3cret' } })
-      gw.startEngine()
+      await gw.startEngine()
       const id = await send({}, 'hook', { metadata: { order: '7' } })
       const done = await final(id)
       expect(done).toMatchObject({ status: 'sent', attempts: 2, providerMessageId: 'remote-42' })
@@ -125,7 +125,7 @@ describe('http channel', () => {
     const receiver = startHttpReceiver({ respond: () => new Response('no such user', { status: 404 }) })
     try {
       await gw.channel(ns.namespaceId, 'hook', 'http', { url: receiver.url })
-      gw.startEngine()
+      await gw.startEngine()
       const done = await final(await send({}, 'hook'))
       expect(done).toMatchObject({ status: 'failed', attempts: 1, errorCode: 'http_404' })
       expect(receiver.received).toHaveLength(1)
@@ -154,7 +154,7 @@ describe('attempts that go wrong', () => {
     })
     try {
       await gw.channel(ns.namespaceId, 'slow', 'http', { url: `http://127.0.0.1:${slow.port}/`, timeout_ms: 30_000 })
-      gw.startEngine({ send_timeout_ms: 300 })
+      await gw.startEngine({ send_timeout_ms: 300 })
       const done = await final(await send({}, 'slow'))
       expect(done).toMatchObject({ status: 'sent', attempts: 2, providerMessageId: 'second-try' })
       expect(seen.map((e) => e.aborted)).toEqual([true, false])
@@ -169,7 +169,7 @@ describe('attempts that go wrong', () => {
     await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_attempts: 2 })
     const { channels } = await import('../src/store/schema')
     await gw.deps.store.tx((tx) => tx.update(channels).set({ configEnc: 'v1.garbage.garbage' }))
-    gw.startEngine()
+    await gw.startEngine()
     const done = await final(await send())
     expect(done).toMatchObject({ status: 'failed', attempts: 2, leaseOwner: null, errorCode: 'connector_error' })
     expect(done.errorMessage).toContain('cannot be decrypted')
@@ -177,7 +177,7 @@ describe('attempts that go wrong', () => {
 
   test('max age counts from send_at, so a message scheduled ahead still gets its retries', async () => {
     await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_age_seconds: 1 })
-    gw.startEngine()
+    await gw.startEngine()
     const id = await send({ sandbox: { failures: 1 } }, 'sandbox', { send_at: new Date(Date.now() + 1500).toISOString() })
     const done = await final(id)
     expect(done).toMatchObject({ status: 'delivered', attempts: 2 })
@@ -186,7 +186,7 @@ describe('attempts that go wrong', () => {
 
 describe('scheduling and channel state', () => {
   test('a scheduled message is sent once its time comes', async () => {
-    gw.startEngine()
+    await gw.startEngine()
     const sendAt = new Date(Date.now() + 400).toISOString()
     const id = await send({}, 'sandbox', { send_at: sendAt })
     expect((await row(id)).status).toBe('scheduled')
@@ -197,7 +197,7 @@ describe('scheduling and channel state', () => {
 
   test('a paused channel holds its messages until it is resumed', async () => {
     await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { status: 'paused' })
-    gw.startEngine()
+    await gw.startEngine()
     const id = await send()
     await Bun.sleep(200)
     expect((await row(id)).status).toBe('queued')
@@ -216,9 +216,9 @@ describe('crash and shutdown', () => {
 
     // A second instance with its own store connection on the same database file.
     const other = await openGateway({ config: gw.config, demo: false, log: silentLogger, migrate: false })
-    const engine = new Engine(other, gw.config.engine, silentLogger)
+    const engine = new Engine(other, gw.config, silentLogger)
     try {
-      engine.start()
+      await engine.start()
       const done = await final(id)
       expect(done.status).toBe('delivered')
       expect(done.attempts).toBe(2)
@@ -238,7 +238,7 @@ describe('crash and shutdown', () => {
   })
 
   test('shutdown lets a send that finishes in time complete', async () => {
-    const engine = gw.startEngine()
+    const engine = await gw.startEngine()
     const id = await send({ sandbox: { delay_ms: 300 } })
     await eventually(async () => (await row(id)).status === 'sending')
     await engine.stop()
@@ -246,7 +246,7 @@ describe('crash and shutdown', () => {
   })
 
   test('shutdown releases a send that does not finish in time, so it is due again at once', async () => {
-    const engine = gw.startEngine({ shutdown_timeout_ms: 100 })
+    const engine = await gw.startEngine({ shutdown_timeout_ms: 100 })
     const id = await send({ sandbox: { delay_ms: 900 } })
     await eventually(async () => (await row(id)).status === 'sending')
     await engine.stop()

@@ -10,7 +10,7 @@ afterEach(() => gw.close())
 test('a message sent through the sandbox channel ends delivered, with its timeline', async () => {
   const t = await gw.tenant('acme')
   await gw.channel(t.namespaceId, 'sandbox')
-  gw.startEngine()
+  await gw.startEngine()
   const res = await gw.call('POST', '/v1/namespaces/acme/messages', t.key, { channel: 'sandbox', to: 'alice@example.com', content: { text: 'hi' } })
   expect(res.status).toBe(202)
   const { id, status } = (await res.json()) as { id: string; status: string }

@@ -8,8 +8,12 @@ import type { Config } from '../config'
 import type { Deps } from '../domain/deps'
 import { IDEMPOTENCY_TTL_MS } from '../domain/messages/send'
 import type { Logger } from '../lib/log'
-import { idempotencyKeys } from '../store/schema'
+import { idempotencyKeys, pendingStatuses } from '../store/schema'
 import { Dispatcher } from './dispatcher'
+import { InboundListeners } from './listeners'
+import { type SmtpListener, startSmtpListener } from './smtp-listener'
+
+const PENDING_STATUS_TTL_MS = 7 * 24 * 60 * 60 * 1000
 
 export interface JobInfo {
   name: string
@@ -19,14 +23,18 @@ export interface JobInfo {
 
 export class Engine {
   readonly dispatcher: Dispatcher
+  readonly listeners: InboundListeners
+  smtp: SmtpListener | null = null
   private readonly jobs: Cron[] = []
   private readonly shutdownTimeoutMs: number
 
   constructor(
     private readonly deps: Deps,
-    config: Config['engine'],
+    private readonly fullConfig: Config,
     private readonly log: Logger,
   ) {
+    const config = fullConfig.engine
+    this.listeners = new InboundListeners(deps, log)
     this.shutdownTimeoutMs = config.shutdown_timeout_ms
     this.dispatcher = new Dispatcher(
       deps,
@@ -46,17 +54,25 @@ export class Engine {
     )
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.deps.signalWork = () => this.dispatcher.wake()
     this.dispatcher.start()
+    this.listeners.start()
+    this.smtp = await startSmtpListener(this.deps, this.fullConfig, this.log)
     this.job('idempotency-keys-cleanup', '17 * * * *', async () => {
       await this.deps.store.write((tx) => tx.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, Date.now() - IDEMPOTENCY_TTL_MS)))
+    })
+    this.job('pending-statuses-cleanup', '23 * * * *', async () => {
+      // A report whose send never got recorded within a week will not be matched any more.
+      await this.deps.store.write((tx) => tx.delete(pendingStatuses).where(lt(pendingStatuses.createdAt, Date.now() - PENDING_STATUS_TTL_MS)))
     })
   }
 
   async stop(): Promise<void> {
     for (const job of this.jobs) job.stop()
     this.deps.signalWork = undefined
+    await this.smtp?.stop()
+    await this.listeners.stop()
     await this.dispatcher.stop()
     // A job that is mid-run finishes before the store closes under it.
     const deadline = Date.now() + this.shutdownTimeoutMs

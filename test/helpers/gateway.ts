@@ -22,7 +22,7 @@ export interface TestGateway {
   deps: Deps
   app: ReturnType<typeof createApp>
   /** Starts a dispatcher (and jobs) over the same store; stopped by close(). */
-  startEngine(overrides?: Partial<Config['engine']>): Engine
+  startEngine(overrides?: Partial<Config['engine']>): Promise<Engine>
   /** A namespace with an application and an API key (all scopes unless given). */
   tenant(slug: string, scopes?: string[]): Promise<{ namespaceId: string; slug: string; key: string; applicationId: string }>
   channel(namespaceId: string, name: string, type?: string, config?: Record<string, unknown>): Promise<string>
@@ -61,9 +61,9 @@ export async function startTestGateway(overrides: Record<string, any> = {}): Pro
     config,
     deps,
     app,
-    startEngine(engineOverrides = {}) {
-      const engine = new Engine(deps, { ...config.engine, ...engineOverrides }, silentLogger)
-      engine.start()
+    async startEngine(engineOverrides = {}) {
+      const engine = new Engine(deps, { ...config, engine: { ...config.engine, ...engineOverrides } }, silentLogger)
+      await engine.start()
       engines.push(engine)
       return engine
     },

@@ -1,0 +1,13 @@
+/** Placeholder until issue #4 builds it: channels of this type cannot be created yet. */
+import { z } from 'zod'
+import { type Connector, ConnectorError } from './types'
+
+export const webpushConnector: Connector = {
+  type: 'webpush',
+  capabilities: [],
+  configSchema: z.never({ message: 'the webpush connector is not available yet' }),
+  secretKeys: [],
+  async send() {
+    throw new ConnectorError('permanent', 'not_available', 'the webpush connector is not available yet')
+  },
+}
