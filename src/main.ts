@@ -7,6 +7,7 @@ import { reportError } from './cli/context'
 import { registerMessages } from './cli/messages'
 import { registerNamespaces } from './cli/namespaces'
 import { registerMigrate, registerServe } from './cli/serve'
+import { registerSuppressions } from './cli/suppressions'
 import { VERSION } from './version'
 
 const program = new Command()
@@ -23,6 +24,7 @@ registerConfig(program)
 registerNamespaces(program)
 registerChannels(program)
 registerMessages(program)
+registerSuppressions(program)
 
 try {
   await program.parseAsync(process.argv)

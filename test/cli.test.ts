@@ -116,6 +116,17 @@ describe('omnigate CLI', () => {
     expect(noChannel.stderr).toContain('error: channel: no channel "nope"')
   })
 
+  test('suppression add, list and remove', () => {
+    expect(omnigate('suppression', 'add', 'sandbox', 'Eve@Example.com', '-n', 'acme', '--detail', 'asked').stdout.trim()).toBe(
+      'suppressed Eve@Example.com on sandbox channels',
+    )
+    expect(omnigate('suppression', 'list', '-n', 'acme').stdout).toMatch(/sandbox\s+eve@example.com\s+manual/)
+    expect(omnigate('suppression', 'remove', 'sandbox', 'eve@example.com', '-n', 'acme').code).toBe(0)
+    const again = omnigate('suppression', 'remove', 'sandbox', 'eve@example.com', '-n', 'acme')
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('is not suppressed')
+  })
+
   test('key revoke', () => {
     const revoked = omnigate('key', 'revoke', keyId, '-n', 'acme')
     expect(revoked.stdout.trim()).toBe(`revoked API key ${keyId}`)

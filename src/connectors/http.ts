@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { checkUrlSyntax, UrlRejectedError } from '../lib/url-guard'
+import { parseHttpInbound } from './http-inbound'
 import { type Connector, ConnectorError, type OutboundMessage } from './types'
 
 /** Default per-request timeout: generous for a webhook-style receiver, short enough to free a worker. */
@@ -34,6 +35,8 @@ export const httpConfigSchema = z.strictObject({
     )
     .default({}),
   timeout_ms: z.int().min(100).max(60_000).default(DEFAULT_TIMEOUT_MS),
+  /** Turns on `/inbound/{channel_id}` for this channel (see http-inbound.ts). */
+  inbound_secret: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
 })
 
 export type HttpConfig = z.output<typeof httpConfigSchema>
@@ -110,10 +113,11 @@ async function failedResponse(res: Response): Promise<ConnectorError> {
 
 export const httpConnector: Connector<HttpConfig> = {
   type: 'http',
-  capabilities: ['send'],
+  capabilities: ['send', 'receive', 'status-callback'],
   configSchema: httpConfigSchema,
-  secretKeys: ['headers'],
+  secretKeys: ['headers', 'inbound_secret'],
   urlKeys: ['url'],
+  parseInbound: parseHttpInbound,
   async send(msg, ctx) {
     const { url, headers: extra, timeout_ms: timeoutMs } = ctx.config
     const headers = new Headers({ 'user-agent': ctx.userAgent })
