@@ -8,6 +8,7 @@ import { registerMessages } from './cli/messages'
 import { registerNamespaces } from './cli/namespaces'
 import { registerMigrate, registerServe } from './cli/serve'
 import { registerSuppressions } from './cli/suppressions'
+import { registerWebhooks } from './cli/webhooks'
 import { VERSION } from './version'
 
 const program = new Command()
@@ -25,6 +26,7 @@ registerNamespaces(program)
 registerChannels(program)
 registerMessages(program)
 registerSuppressions(program)
+registerWebhooks(program)
 
 try {
   await program.parseAsync(process.argv)

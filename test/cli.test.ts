@@ -127,6 +127,22 @@ describe('omnigate CLI', () => {
     expect(again.stderr).toContain('is not suppressed')
   })
 
+  test('webhook add, list, deliveries and replay', () => {
+    const added = omnigate('webhook', 'add', 'http://127.0.0.1:9/hook', '-n', 'acme', '--events', 'message.delivered,message.failed')
+    expect(added.code).toBe(0)
+    expect(added.stdout).toMatch(/whsec_[A-Za-z0-9+/]+=*/)
+    const id = added.stdout.match(/wh_[0-9a-f]+/)![0]
+    const listed = omnigate('webhook', 'list', '-n', 'acme')
+    expect(listed.stdout).toContain(id)
+    expect(listed.stdout).toContain('message.delivered,message.failed')
+    expect(listed.stdout).not.toContain('whsec_')
+    expect(omnigate('webhook', 'deliveries', id, '-n', 'acme').stdout.trim()).toBe('(none)')
+    expect(omnigate('webhook', 'replay', id, '--since', '2026-01-01T00:00:00Z', '-n', 'acme').stdout.trim()).toBe('queued 0 deliveries again')
+    const bad = omnigate('webhook', 'add', 'http://127.0.0.1:9/hook', '-n', 'acme', '--events', 'message.nope')
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('event_types.0: unknown event type')
+  })
+
   test('key revoke', () => {
     const revoked = omnigate('key', 'revoke', keyId, '-n', 'acme')
     expect(revoked.stdout.trim()).toBe(`revoked API key ${keyId}`)

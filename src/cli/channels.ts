@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { channelView, createChannel, listChannels, testChannel } from '../domain/channels'
+import { channelView, createChannel, getChannel, listChannels, testChannel } from '../domain/channels'
+import { invalidField } from '../domain/errors'
 import { getNamespace } from '../domain/namespaces'
 import { action, globals, printJson, printTable, UsageError, withGateway } from './context'
 
@@ -70,6 +71,23 @@ export function registerChannels(program: Command): void {
         const result = await withGateway(cmd, async (deps) => testChannel(deps, (await getNamespace(deps, opts.namespace)).id, ref))
         console.log(`${result.ok ? 'ok' : 'failed'}${result.detail ? `: ${result.detail}` : ''}`)
         if (!result.ok) process.exitCode = 1
+      }),
+    )
+  channel
+    .command('vapid-keys <channel>')
+    .description("print a webpush channel's VAPID public key (the applicationServerKey browsers subscribe with)")
+    .option('-n, --namespace <slug>', 'namespace slug or id', 'demo')
+    .action(
+      action(async (ref: string, opts: { namespace: string }, cmd: Command) => {
+        const view = await withGateway(cmd, async (deps) => {
+          const ns = await getNamespace(deps, opts.namespace)
+          return channelView(deps, await getChannel(deps, ns.id, ref))
+        })
+        if (view.type !== 'webpush') throw invalidField('channel', `"${view.name}" is a ${view.type} channel; only webpush channels have VAPID keys`)
+        // The view masks the private key; the public one is meant to be shared.
+        const publicKey = String(view.config.vapid_public_key)
+        if (globals(cmd).json) printJson({ channel: view.name, vapid_public_key: publicKey })
+        else console.log(publicKey)
       }),
     )
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { declaredWebhookSchema, webhooksSchema } from './webhooks-schema'
 import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, isWellFormedApiKey, SLUG_PATTERN } from '../lib/formats'
 
 // Loopback by default: exposing the gateway to a network is a decision, not an accident.
@@ -173,6 +174,47 @@ const messagesSchema = z.strictObject({
   max_batch: int().min(1).max(10_000).default(DEFAULT_MAX_BATCH),
 })
 
+// Loopback and an unprivileged port: receiving mail from the internet (port 25) is a decision.
+export const DEFAULT_SMTP_LISTEN = '127.0.0.1:2525'
+// 25 MiB: what the large mailbox providers accept per message.
+export const DEFAULT_SMTP_MAX_MESSAGE_BYTES = 26_214_400
+
+const smtpUserSchema = z.strictObject({ username: z.string().min(1), password: z.string().min(1) })
+
+/** `[smtp]`: the built-in SMTP listener for inbound mail, bounces and complaints. */
+const smtpSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    listen: z
+      .string()
+      .refine((v) => parseListen(v) !== null, 'must be HOST:PORT with a port 0-65535 (IPv6 as [::1]:2525)')
+      .default(DEFAULT_SMTP_LISTEN),
+    max_message_bytes: int().positive().default(DEFAULT_SMTP_MAX_MESSAGE_BYTES),
+    /** The name in the greeting and EHLO reply; "" = this machine's host name. */
+    hostname: z
+      .string()
+      .regex(/^$|^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'must be a host name')
+      .default(''),
+    auth_required: z.boolean().default(false),
+    users: z.array(smtpUserSchema).superRefine(uniqueBy('username', 'smtp user')).prefault([]),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    tls_cert_file: z.string().min(1).optional(),
+    tls_key_file: z.string().min(1).optional(),
+  })
+  .superRefine((smtp, ctx) => {
+    const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message })
+    if ((smtp.tls_cert_file === undefined) !== (smtp.tls_key_file === undefined)) {
+      issue(smtp.tls_cert_file === undefined ? 'tls_cert_file' : 'tls_key_file', 'smtp.tls_cert_file and smtp.tls_key_file must be set together')
+    }
+    if ((smtp.username === undefined) !== (smtp.password === undefined)) {
+      issue(smtp.username === undefined ? 'username' : 'password', 'smtp.username and smtp.password must be set together')
+    }
+    if (smtp.auth_required && smtp.users.length === 0 && smtp.username === undefined) {
+      issue('auth_required', 'smtp.auth_required needs smtp.users or smtp.username and smtp.password')
+    }
+  })
+
 const logSchema = z.strictObject({
   level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   format: z.enum(['text', 'json']).default('text'),
@@ -215,6 +257,7 @@ const namespaceSchema = z.strictObject({
   name: z.string().optional(),
   channels: z.array(channelSchema).superRefine(uniqueBy('name', 'channel name')).prefault([]),
   applications: z.array(applicationSchema).superRefine(uniqueBy('name', 'application name')).prefault([]),
+  webhooks: z.array(declaredWebhookSchema).superRefine(uniqueBy('url', 'webhook url')).prefault([]),
 })
 
 /** The whole configuration file; every section is optional and filled with defaults. */
@@ -225,6 +268,8 @@ export const configSchema = z.strictObject({
   engine: engineSchema.prefault({}),
   messages: messagesSchema.prefault({}),
   log: logSchema.prefault({}),
+  smtp: smtpSchema.prefault({}),
+  webhooks: webhooksSchema.prefault({}),
   namespaces: z.array(namespaceSchema).superRefine(uniqueBy('slug', 'namespace slug')).prefault([]),
 })
 

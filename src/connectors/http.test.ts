@@ -200,7 +200,7 @@ describe('http connector: configSchema', () => {
     expect(result.error?.issues[0]?.path[0]).toBe(key)
   })
 
-  test('marks headers as secret', () => {
-    expect(httpConnector.secretKeys).toEqual(['headers'])
+  test('marks headers and the inbound secret as secret', () => {
+    expect(httpConnector.secretKeys).toEqual(['headers', 'inbound_secret'])
   })
 })

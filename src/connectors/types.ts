@@ -4,6 +4,7 @@
  * passes the outbound-URL guard.
  */
 import type { z } from 'zod'
+import type { Logger } from '../lib/log'
 import type { MessageContent } from '../store/schema'
 
 export type Capability = 'send' | 'receive' | 'status-callback' | 'media' | 'templates' | 'bulk' | 'health'
@@ -52,6 +53,14 @@ export interface ConnectorContext<C = Record<string, unknown>> {
   userAgent: string
   /** Aborted when the dispatcher gives up on the attempt: pass it to every request. */
   signal?: AbortSignal
+  /** Where the provider should send status reports: `server.public_url` + `/inbound/{channel_id}`. */
+  callbackUrl?: string
+  /**
+   * For sends: the gateway's one-click unsubscribe link for a recipient of this channel
+   * (`server.public_url` + `/unsubscribe/{token}`, RFC 8058). The token is sealed with the master
+   * key, so it can be neither forged nor read; opening it suppresses the recipient.
+   */
+  unsubscribeUrl?: (recipient: string) => string
 }
 
 export interface SendResult {
@@ -123,6 +132,8 @@ export interface InboundContext<C = Record<string, unknown>> extends ConnectorCo
   callbackUrl: string
   /** The terminal addresses the channel owns. */
   terminals: string[]
+  /** The gateway's logger, for long-lived listeners (never log secrets). */
+  log?: Logger
 }
 
 /** A long-lived inbound source of one channel (Telegram long polling). */
@@ -145,7 +156,7 @@ export interface Connector<C = any> {
    * Fills in what a new config may leave out (generated keys, defaults that need work) after the
    * schema accepted it. Runs on create and on a config replace.
    */
-  prepareConfig?(config: C): Promise<C> | C
+  prepareConfig?(config: C, previous?: C): Promise<C> | C
   /** What the channel cannot carry (html on SMS, a non-E.164 number): a 422 at the API. */
   checkDraft?(draft: OutboundDraft): DraftProblem[]
   send(msg: OutboundMessage, ctx: ConnectorContext<C>): Promise<SendResult>
@@ -160,4 +171,6 @@ export interface Connector<C = any> {
    * returns null when the channel receives by callback instead.
    */
   listen?(ctx: InboundContext<C>, deliver: (result: Omit<InboundResult, 'response'>) => Promise<void>): Listener | null
+  /** Closes what the connector keeps open between sends (pooled SMTP connections); called when the dispatcher stops. */
+  close?(): Promise<void>
 }

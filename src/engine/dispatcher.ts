@@ -4,10 +4,12 @@
  * again once its lease runs out; at shutdown, unfinished work is released at once.
  */
 import { hostname } from 'node:os'
-import { getConnector } from '../connectors/registry'
+import { connectorTypes, getConnector } from '../connectors/registry'
 import { ConnectorError, type OutboundMessage } from '../connectors/types'
 import { openChannelConfig } from '../domain/channels'
 import type { Deps } from '../domain/deps'
+import { inboundUrl } from '../domain/inbound'
+import { unsubscribeUrl } from '../domain/inbound/email'
 import {
   type AttemptError,
   type AttemptOutcome,
@@ -22,6 +24,7 @@ import type { Logger } from '../lib/log'
 import { TtlCache } from '../lib/ttl-cache'
 import { USER_AGENT } from '../version'
 import { backoffDelay } from './backoff'
+import { ClaimLoop } from './claim-loop'
 
 export interface DispatcherOptions {
   concurrency: number
@@ -47,97 +50,48 @@ type Target = NonNullable<Awaited<ReturnType<typeof loadSendTarget>>> & {
 
 export class Dispatcher {
   readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
-  private readonly inFlight = new Map<string, { message: Message; done: Promise<void>; abort: AbortController }>()
   private readonly targets = new TtlCache<Target | null>(TARGET_CACHE_TTL_MS)
-  private timer: ReturnType<typeof setTimeout> | null = null
-  private running = false
-  /** The claim in progress, if any: stop() waits for it so nothing claimed is left leased. */
-  private ticking: Promise<void> | null = null
-  private again = false
+  private readonly loop: ClaimLoop<Message>
 
   constructor(
     private readonly deps: Deps,
     private readonly opts: DispatcherOptions,
     private readonly log: Logger,
   ) {
+    const release = (message: Message) => completeAttempt(deps.store, this.owner, message, { kind: 'released' }, Date.now()).then(() => {})
+    this.loop = new ClaimLoop<Message>(
+      {
+        name: 'dispatcher',
+        concurrency: opts.concurrency,
+        batchSize: opts.batchSize,
+        pollIntervalMs: opts.pollIntervalMs,
+        shutdownTimeoutMs: opts.shutdownTimeoutMs,
+        claim: (limit) => claimDueMessages(deps.store, this.owner, limit, opts.leaseMs, Date.now()),
+        process: (message, signal) => this.process(message, signal),
+        release,
+      },
+      log,
+    )
   }
 
   start(): void {
-    this.running = true
-    this.schedule(0)
+    this.loop.start()
   }
 
   /** Claim now rather than at the next poll (new work was just committed). */
   wake(): void {
-    if (!this.running) return
-    if (this.ticking) this.again = true
-    else this.schedule(0)
+    this.loop.wake()
   }
 
   /** Stops claiming, waits for in-flight sends up to the shutdown timeout, releases the rest. */
   async stop(): Promise<void> {
-    this.running = false
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    await this.ticking
-    const pending = [...this.inFlight.values()]
-    if (pending.length === 0) return
-    await Promise.race([Promise.allSettled(pending.map((p) => p.done)), Bun.sleep(this.opts.shutdownTimeoutMs)])
-    const unfinished = [...this.inFlight.values()]
-    for (const { message, abort } of unfinished) {
-      abort.abort(new Error('shutdown'))
-      await completeAttempt(this.deps.store, this.owner, message, { kind: 'released' }, Date.now())
-    }
-    if (unfinished.length > 0) this.log.warn('dispatcher released unfinished sends at shutdown', { count: unfinished.length })
+    await this.loop.stop()
+    // Connections connectors keep open between sends (pooled SMTP) would hold the process up.
+    await Promise.all(connectorTypes().map((type) => getConnector(type)?.close?.()))
   }
 
   get inFlightCount(): number {
-    return this.inFlight.size
-  }
-
-  private schedule(delayMs: number): void {
-    if (!this.running) return
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => void this.tick(), delayMs)
-  }
-
-  private async tick(): Promise<void> {
-    this.timer = null
-    if (!this.running || this.ticking) return
-    let claimedFull = false
-    this.ticking = (async () => {
-      try {
-        const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
-        if (capacity <= 0) return
-        const claimed = await claimDueMessages(this.deps.store, this.owner, capacity, this.opts.leaseMs, Date.now())
-        if (!this.running) {
-          // Stopped while claiming: hand the claimed messages straight back.
-          for (const message of claimed) await completeAttempt(this.deps.store, this.owner, message, { kind: 'released' }, Date.now())
-          return
-        }
-        for (const message of claimed) this.track(message)
-        claimedFull = claimed.length === capacity
-      } catch (error) {
-        this.log.error('dispatcher claim failed', { error: String(error) })
-      }
-    })()
-    await this.ticking
-    this.ticking = null
-    const more = claimedFull || this.again
-    this.again = false
-    if (this.inFlight.size < this.opts.concurrency) this.schedule(more ? 0 : this.opts.pollIntervalMs)
-  }
-
-  private track(message: Message): void {
-    const abort = new AbortController()
-    const done = this.process(message, abort.signal)
-      .catch((error) => this.log.error('dispatcher failed to record an attempt', { message_id: message.id, error: String(error) }))
-      .finally(() => {
-        this.inFlight.delete(message.id)
-        // A slot opened: fill it now rather than at the next poll.
-        if (this.running && !this.timer && !this.ticking) this.schedule(0)
-      })
-    this.inFlight.set(message.id, { message, done, abort })
+    return this.loop.inFlightCount
   }
 
   private async target(message: Message): Promise<Target | null> {
@@ -165,7 +119,7 @@ export class Dispatcher {
       // read) counts as a transient failure, so retry limits still apply and nothing sticks.
       outcome = this.classify(message, { maxAttempts: null, maxAgeSeconds: null }, error)
     }
-    if (signal.aborted && !this.running) return
+    if (this.loop.released(signal)) return
     const recorded = await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
     if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
     else if (outcome.kind === 'failed') {
@@ -205,7 +159,14 @@ export class Dispatcher {
     const attemptSignal = AbortSignal.any([signal, timeout])
     try {
       const result = await withTimeout(
-        connector.send(outbound, { config: target.config, fetch: this.deps.fetch, userAgent: USER_AGENT, signal: attemptSignal }),
+        connector.send(outbound, {
+          config: target.config,
+          fetch: this.deps.fetch,
+          userAgent: USER_AGENT,
+          signal: attemptSignal,
+          callbackUrl: inboundUrl(this.deps.publicUrl, target.channel.id),
+          unsubscribeUrl: (recipient) => unsubscribeUrl(this.deps, target.channel.id, recipient),
+        }),
         attemptSignal,
         this.opts.sendTimeoutMs,
       )

@@ -11,6 +11,7 @@ import type { Logger } from '../lib/log'
 import { idempotencyKeys, pendingStatuses } from '../store/schema'
 import { Dispatcher } from './dispatcher'
 import { InboundListeners } from './listeners'
+import { WebhookDeliverer } from './webhook-deliverer'
 import { type SmtpListener, startSmtpListener } from './smtp-listener'
 
 const PENDING_STATUS_TTL_MS = 7 * 24 * 60 * 60 * 1000
@@ -23,6 +24,7 @@ export interface JobInfo {
 
 export class Engine {
   readonly dispatcher: Dispatcher
+  readonly deliverer: WebhookDeliverer
   readonly listeners: InboundListeners
   smtp: SmtpListener | null = null
   private readonly jobs: Cron[] = []
@@ -35,6 +37,21 @@ export class Engine {
   ) {
     const config = fullConfig.engine
     this.listeners = new InboundListeners(deps, log)
+    const hooks = fullConfig.webhooks
+    this.deliverer = new WebhookDeliverer(
+      deps,
+      {
+        scheduleMs: hooks.retry_schedule_ms,
+        timeoutMs: hooks.timeout_ms,
+        disableAfterMs: hooks.disable_after_hours * 3_600_000,
+        perEndpointConcurrency: hooks.per_endpoint_concurrency,
+        concurrency: hooks.concurrency,
+        batchSize: config.batch_size,
+        pollIntervalMs: config.poll_interval_ms,
+        shutdownTimeoutMs: config.shutdown_timeout_ms,
+      },
+      log,
+    )
     this.shutdownTimeoutMs = config.shutdown_timeout_ms
     this.dispatcher = new Dispatcher(
       deps,
@@ -55,8 +72,12 @@ export class Engine {
   }
 
   async start(): Promise<void> {
-    this.deps.signalWork = () => this.dispatcher.wake()
+    this.deps.signalWork = () => {
+      this.dispatcher.wake()
+      this.deliverer.wake()
+    }
     this.dispatcher.start()
+    this.deliverer.start()
     this.listeners.start()
     this.smtp = await startSmtpListener(this.deps, this.fullConfig, this.log)
     this.job('idempotency-keys-cleanup', '17 * * * *', async () => {
@@ -74,6 +95,7 @@ export class Engine {
     await this.smtp?.stop()
     await this.listeners.stop()
     await this.dispatcher.stop()
+    await this.deliverer.stop()
     // A job that is mid-run finishes before the store closes under it.
     const deadline = Date.now() + this.shutdownTimeoutMs
     while (this.jobs.some((j) => j.isBusy()) && Date.now() < deadline) await Bun.sleep(10)

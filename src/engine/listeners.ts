@@ -79,6 +79,7 @@ export class InboundListeners {
           channel: { id: channel.id, name: channel.name, type: channel.type },
           callbackUrl: inboundUrl(this.deps.publicUrl, channel.id),
           terminals: owned.map((t) => t.address),
+          log: this.log,
         },
         async (result) => {
           await recordInbound(this.deps, channel, result)

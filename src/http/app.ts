@@ -19,6 +19,9 @@ import { healthRoutes } from './routes/health'
 import { inboundRoutes } from './routes/inbound'
 import { messagesRoutes } from './routes/messages'
 import { suppressionsRoutes } from './routes/suppressions'
+import { unsubscribeRoutes } from './routes/unsubscribe'
+import { eventTypesRoutes } from './routes/event-types'
+import { webhooksRoutes } from './routes/webhooks'
 
 export interface AppOptions {
   bodyLimitBytes: number
@@ -66,7 +69,10 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.route('/v1/namespaces/:ns/messages', messagesRoutes(deps))
   app.route('/v1/namespaces/:ns/channels', channelsRoutes(deps))
   app.route('/v1/namespaces/:ns/suppressions', suppressionsRoutes(deps))
+  app.route('/v1/namespaces/:ns/webhooks', webhooksRoutes(deps))
+  app.route('/v1/event-types', eventTypesRoutes())
   app.route('/inbound', inboundRoutes(deps))
+  app.route('/unsubscribe', unsubscribeRoutes(deps))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' })
   app.doc31('/openapi.json', {

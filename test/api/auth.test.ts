@@ -45,6 +45,15 @@ const ROUTE_SCOPES: Record<string, Scope> = {
   'GET /v1/namespaces/{ns}/suppressions': 'messages:read',
   'POST /v1/namespaces/{ns}/suppressions': 'messages:send',
   'DELETE /v1/namespaces/{ns}/suppressions/{channel_type}/{recipient}': 'messages:send',
+  'GET /v1/namespaces/{ns}/webhooks': 'webhooks:read',
+  'POST /v1/namespaces/{ns}/webhooks': 'webhooks:write',
+  'GET /v1/namespaces/{ns}/webhooks/{id}': 'webhooks:read',
+  'PATCH /v1/namespaces/{ns}/webhooks/{id}': 'webhooks:write',
+  'DELETE /v1/namespaces/{ns}/webhooks/{id}': 'webhooks:write',
+  'POST /v1/namespaces/{ns}/webhooks/{id}/rotate-secret': 'webhooks:write',
+  'GET /v1/namespaces/{ns}/webhooks/{id}/deliveries': 'webhooks:read',
+  'POST /v1/namespaces/{ns}/webhooks/{id}/deliveries/{delivery_id}/retry': 'webhooks:write',
+  'POST /v1/namespaces/{ns}/webhooks/{id}/recover': 'webhooks:write',
 }
 
 // One gateway for the whole file: the refusal scenarios never reach a handler, so they can share
@@ -72,6 +81,7 @@ const PARAMS: Record<string, string> = {
   id: messageId,
   channel_type: 'sandbox',
   recipient: 'alice',
+  delivery_id: 'whd_none',
 }
 /** Ids of A's data that must never show up in an answer to someone else. */
 const A_SECRETS = [acme.namespaceId, channelId, messageId]
@@ -92,7 +102,8 @@ type Operation = { method: string; template: string; path: string; hasBody: bool
 const doc = (await (await gw.app.request('/openapi.json')).json()) as {
   paths: Record<string, Record<string, { requestBody?: unknown; security?: Record<string, string[]>[] }>>
 }
-const operations: Operation[] = Object.entries(doc.paths).flatMap(([template, ops]) =>
+// Namespaced routes: /v1/event-types is the same for every caller and is tested with webhooks.
+const operations: Operation[] = Object.entries(doc.paths).filter(([template]) => template.startsWith('/v1/namespaces/')).flatMap(([template, ops]) =>
   Object.entries(ops).map(([method, op]) => ({
     method: method.toUpperCase(),
     template,
@@ -259,6 +270,7 @@ describe('every problem is problem+json, never a 500 for a user mistake', () => 
     'POST /v1/namespaces/{ns}/channels/{channel}/terminals': { address: 'bot-2' },
     'PATCH /v1/namespaces/{ns}/channels/{channel}/terminals/{terminal}': { name: 'renamed' },
     'PATCH /v1/namespaces/{ns}/channels/{channel}': { status: 'paused' },
+    'POST /v1/namespaces/{ns}/webhooks/{id}/recover': { since: '2026-01-01T00:00:00Z' },
   }
   const withIds = operations.filter((op) => /\{(id|channel|terminal)\}/.test(op.template))
   test.each(withIds.map((op) => [`${op.method} ${op.template}`, op] as const))('%s: unknown ids → 404', async (_, op) => {
@@ -269,6 +281,6 @@ describe('every problem is problem+json, never a 500 for a user mistake', () => 
       .replace('{id}', 'msg_00000000000000000000000000000000')
     const res = await gw.call(op.method, path, acme.key, op.hasBody ? (VALID_BODIES[`${op.method} ${op.template}`] ?? {}) : undefined)
     const problem = await expectProblem(res, 404, ((await res.clone().json()) as Problem).code)
-    expect(problem.code).toMatch(/^(channel|terminal|message)_not_found$/)
+    expect(problem.code).toMatch(/^(channel|terminal|message|webhook|delivery)_not_found$/)
   })
 })

@@ -39,7 +39,8 @@ export function maskConfig(type: string, config: Record<string, unknown>): Recor
         ? `••••${v.slice(-4)}`
         : '••••'
   return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [k, secret.has(k) ? mask(v) : urls.has(k) && typeof v === 'string' ? maskUrl(v) : v]),
+    // A URL shows its origin only, which also hides a token in its path (Slack and Discord webhooks).
+    Object.entries(config).map(([k, v]) => [k, urls.has(k) && typeof v === 'string' ? maskUrl(v) : secret.has(k) ? mask(v) : v]),
   )
 }
 
@@ -74,13 +75,13 @@ export async function validateChannelConfig(
   deps: Deps,
   type: string,
   config: Record<string, unknown>,
-  opts: { resolveHosts: boolean } = { resolveHosts: true },
+  opts: { resolveHosts: boolean; previous?: Record<string, unknown> } = { resolveHosts: true },
 ) {
   const connector = getConnector(type)
   if (!connector) throw invalidField('type', `unknown channel type "${type}" (known: ${connectorTypes().join(', ')})`)
   const parsed = connector.configSchema.safeParse(config)
   if (!parsed.success) throw errors.validation('invalid channel config', zodFieldErrors(parsed.error, ['config']))
-  const value = (connector.prepareConfig ? await connector.prepareConfig(parsed.data) : parsed.data) as Record<string, unknown>
+  const value = (connector.prepareConfig ? await connector.prepareConfig(parsed.data, opts.previous) : parsed.data) as Record<string, unknown>
   if (!opts.resolveHosts) return value
   for (const key of connector.urlKeys ?? []) {
     if (typeof value[key] !== 'string') continue
@@ -149,7 +150,9 @@ export type ChannelPatch = Partial<Omit<ChannelInput, 'type' | 'name'>>
 /** Updates status, limits or config; a new config replaces the old one whole. */
 export async function updateChannel(deps: Deps, namespaceId: string, ref: string, patch: ChannelPatch): Promise<Channel> {
   const current = await getChannel(deps, namespaceId, ref)
-  const config = patch.config ? await validateChannelConfig(deps, current.type, patch.config) : undefined
+  const config = patch.config
+    ? await validateChannelConfig(deps, current.type, patch.config, { resolveHosts: true, previous: openChannelConfig(deps, current) })
+    : undefined
   const updated = await deps.store.tx(async (tx) => {
     const rows = await tx
       .update(channels)

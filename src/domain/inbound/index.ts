@@ -13,6 +13,7 @@ import { USER_AGENT } from '../../version'
 import { type Channel, openChannelConfig } from '../channels'
 import { type Deps, now } from '../deps'
 import { suppress, unsuppress } from '../suppressions'
+import { emitMessageEvents } from '../webhooks/emit'
 import { optOutIntent } from './opt-out'
 
 export { applyPendingStatuses } from './statuses'
@@ -99,6 +100,8 @@ async function insertInbound(tx: Db, channel: Channel, message: InboundMessage, 
     createdAt: at,
     updatedAt: at,
   })
+  const [row] = await tx.select().from(messages).where(eq(messages.id, id))
+  await emitMessageEvents(tx, row!, [{ status: 'received', at }], at)
   const intent = optOutIntent(channel.type, message.content.text)
   if (intent === 'stop') {
     await suppress(tx, channel.namespaceId, { channelType: channel.type, recipient: message.from, reason: 'opt-out', detail: message.content.text?.trim() }, at)

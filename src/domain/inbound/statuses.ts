@@ -17,18 +17,17 @@ export async function applyStatus(tx: Db, message: Message, update: StatusUpdate
     .from(messageEvents)
     .where(and(eq(messageEvents.messageId, message.id), eq(messageEvents.status, update.status)))
   if (seen[0]) return
-  await appendEvents(tx, [
-    {
-      namespaceId: message.namespaceId,
-      messageId: message.id,
-      status: update.status,
-      providerMessageId: update.providerMessageId,
-      errorCode: update.errorCode ?? null,
-      errorMessage: update.errorMessage ?? null,
-      errorClass: update.status === 'failed' ? 'permanent' : null,
-      createdAt: update.at ?? at,
-    },
-  ])
+  const event = {
+    namespaceId: message.namespaceId,
+    messageId: message.id,
+    status: update.status,
+    providerMessageId: update.providerMessageId,
+    errorCode: update.errorCode ?? null,
+    errorMessage: update.errorMessage ?? null,
+    errorClass: update.status === 'failed' ? 'permanent' : null,
+    createdAt: update.at ?? at,
+  }
+  await appendEvents(tx, [event], [{ ...message, providerMessageId: update.providerMessageId }])
   const current = RANK[message.status]
   const forward =
     update.status === 'failed'

@@ -75,7 +75,7 @@ export async function claimDueMessages(
       }
       events.push({ namespaceId: m.namespaceId, messageId: m.id, status: 'sending', attempt: m.attempts, createdAt: at })
     }
-    await appendEvents(tx, events)
+    await appendEvents(tx, events, claimed)
     return claimed
   })
 }
@@ -125,7 +125,7 @@ export async function completeAttempt(
       .where(and(eq(messages.id, message.id), eq(messages.leaseOwner, owner), eq(messages.attempts, message.attempts)))
       .returning()
     if (!rows[0]) return false
-    await appendEvents(tx, events)
+    await appendEvents(tx, events, rows)
     // A provider may have reported on the message before its API answer got here.
     if (outcome.kind === 'sent' && outcome.providerMessageId) await applyPendingStatuses(tx, rows[0], at)
     return true

@@ -1,15 +1,37 @@
 /**
  * Message events: the append-only history of every status change. Every change goes through
- * here, so the namespace events that webhooks subscribe to (a later issue) can be written in
- * the same transaction.
+ * here, and so raises its namespace event (`message.<status>`) for webhooks in the same
+ * transaction.
  */
 import { newId } from '../../lib/ids'
 import { messageEvents } from '../../store/schema'
 import type { Db } from '../../store/store'
+import { emitMessageEvents } from '../webhooks/emit'
+import type { Message } from './views'
 
 export type NewMessageEvent = Omit<typeof messageEvents.$inferInsert, 'id'>
 
-export async function appendEvents(tx: Db, events: NewMessageEvent[]): Promise<void> {
+/** A retry or a shutdown release puts a message back to `queued`: history, not news. */
+const isNews = (e: NewMessageEvent) => !(e.status === 'queued' && e.errorCode)
+
+/**
+ * Appends events (one statement for all) and emits the namespace events of those whose message
+ * is in `messages`.
+ */
+export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: Message[] = []): Promise<void> {
   if (events.length === 0) return
-  await tx.insert(messageEvents).values(events.map((e) => ({ id: newId('evt'), ...e })))
+  const rows = events.map((e) => ({ id: newId('evt'), ...e }))
+  await tx.insert(messageEvents).values(rows)
+  for (const message of messages) {
+    const changes = rows
+      .filter((r) => r.messageId === message.id && isNews(r))
+      .map((r) => ({
+        status: r.status,
+        eventId: r.id,
+        at: r.createdAt,
+        attempt: r.attempt ?? null,
+        error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
+      }))
+    await emitMessageEvents(tx, message, changes, rows[0]!.createdAt)
+  }
 }

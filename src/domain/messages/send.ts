@@ -13,6 +13,7 @@ import type { Db } from '../../store/store'
 import { resolveChannel } from '../channels/resolve'
 import { type Deps, now } from '../deps'
 import { type FieldError, errors } from '../errors'
+import { emitMessageEvents } from '../webhooks/emit'
 import type { SendMessageInput } from './input'
 import type { Message } from './views'
 
@@ -193,6 +194,9 @@ async function accept(
           .where(and(eq(idempotencyKeys.namespaceId, namespaceId), eq(idempotencyKeys.key, idem.key)))
       }
       await tx.insert(messages).values(rows)
+      for (const row of rows) {
+        if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
+      }
       if (idem) {
         await tx.insert(idempotencyKeys).values({
           namespaceId,

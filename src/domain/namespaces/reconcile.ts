@@ -33,13 +33,19 @@ function atPath(path: string, error: unknown): never {
 }
 
 export async function reconcileNamespaces(deps: Deps, declared: readonly NamespaceConfig[]): Promise<ReconcileReport> {
-  // Connector configs are validated (and their URLs checked) before the transaction opens.
+  // Connector configs are validated before the transaction opens (generated parts, like VAPID
+  // keys, are kept from the stored config so a restart does not regenerate them).
   const configs = new Map<string, Record<string, unknown>>()
   for (const [i, ns] of declared.entries()) {
+    const existingNs = (await deps.store.read.select({ id: namespaces.id }).from(namespaces).where(eq(namespaces.slug, ns.slug)))[0]
     for (const [j, ch] of ns.channels.entries()) {
       const path = `namespaces[${i}].channels[${j}]`
+      const stored = existingNs
+        ? (await deps.store.read.select().from(channels).where(and(eq(channels.namespaceId, existingNs.id), eq(channels.name, ch.name))))[0]
+        : undefined
+      const previous = stored && stored.type === ch.type ? openChannelConfig(deps, stored) : undefined
       try {
-        configs.set(`${i}.${j}`, await validateChannelConfig(deps, ch.type, { ...ch.config }, { resolveHosts: false }))
+        configs.set(`${i}.${j}`, await validateChannelConfig(deps, ch.type, { ...ch.config }, { resolveHosts: false, previous }))
       } catch (error) {
         atPath(path, error)
       }

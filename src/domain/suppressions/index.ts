@@ -21,9 +21,15 @@ export function suppressionView(s: Suppression) {
   }
 }
 
-/** Recipients compare case-insensitively for e-mail; numbers and ids as given. */
+/**
+ * Recipients compare case-insensitively for e-mail, and phone numbers with or without their
+ * leading + (WhatsApp reports `15551234567` for `+15551234567`); other ids as given.
+ */
 export function normalizeRecipient(recipient: string): string {
-  return recipient.includes('@') ? recipient.trim().toLowerCase() : recipient.trim()
+  const value = recipient.trim()
+  if (value.includes('@')) return value.toLowerCase()
+  if (/^\+?[1-9]\d{6,14}$/.test(value)) return value.startsWith('+') ? value : `+${value}`
+  return value
 }
 
 /** Adds (or keeps) an entry inside an open transaction; an existing entry keeps its first reason. */
@@ -122,5 +128,5 @@ export async function addSuppression(
 
 export async function removeSuppression(deps: Deps, namespaceId: string, channelType: string, recipient: string) {
   const removed = await deps.store.write((tx) => unsuppress(tx, namespaceId, channelType, recipient))
-  if (!removed) throw errors.notFound(`"${recipient}" is not suppressed on ${channelType} channels`)
+  if (!removed) throw errors.suppressionNotFound(`"${recipient}" is not suppressed on ${channelType} channels`)
 }

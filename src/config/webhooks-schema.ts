@@ -1,0 +1,37 @@
+/** The `[webhooks]` section (delivery to subscribers) and `[[namespaces.webhooks]]` declarations. */
+import { z } from 'zod'
+
+const int = () => z.int()
+
+// Standard Webhooks' schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+export const DEFAULT_RETRY_SCHEDULE_MS = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]
+// 15 s: what the webhook services wait for a receiver before counting a timeout.
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000
+// 5 days of nothing but failures: the endpoint is dead or misconfigured.
+export const DEFAULT_DISABLE_AFTER_HOURS = 120
+// A few parallel deliveries per endpoint: throughput without hammering one receiver.
+export const DEFAULT_PER_ENDPOINT_CONCURRENCY = 4
+// Deliveries in flight across all endpoints.
+export const DEFAULT_WEBHOOK_CONCURRENCY = 32
+
+export const webhooksSchema = z.strictObject({
+  retry_schedule_ms: z.array(int().min(0)).min(1).max(50).default(DEFAULT_RETRY_SCHEDULE_MS),
+  timeout_ms: int().min(100).max(120_000).default(DEFAULT_WEBHOOK_TIMEOUT_MS),
+  disable_after_hours: int().min(1).default(DEFAULT_DISABLE_AFTER_HOURS),
+  per_endpoint_concurrency: int().min(1).max(100).default(DEFAULT_PER_ENDPOINT_CONCURRENCY),
+  concurrency: int().min(1).max(1000).default(DEFAULT_WEBHOOK_CONCURRENCY),
+})
+
+export const declaredWebhookSchema = z.strictObject({
+  url: z.string().min(1),
+  description: z.string().optional(),
+  event_types: z.array(z.string()).optional(),
+  /** Channel names: only their events. */
+  channels: z.array(z.string()).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** A `whsec_…` secret from the environment, so receivers keep working across rebuilds. */
+  secret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by at least 24 base64 bytes')
+    .optional(),
+})

@@ -1,0 +1,150 @@
+/**
+ * Namespace events: written as webhook deliveries (the outbox) in the same transaction as the
+ * change that raised them. With no matching endpoint, an event costs one cached lookup.
+ */
+import { eq, inArray } from 'drizzle-orm'
+import { newId } from '../../lib/ids'
+import { TtlCache } from '../../lib/ttl-cache'
+import { channels, namespaces, terminals, webhookDeliveries, webhooks } from '../../store/schema'
+import type { Db } from '../../store/store'
+import { type Message, parseRecipient } from '../messages/views'
+import { type EventType, MESSAGE_EVENT_TYPES } from './event-types'
+
+/** Payloads above this are cut to a reference: the receiver reads the full message from the API. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024
+/** Endpoint lists are cached this long; changes in this process clear them at once. */
+const SUBSCRIBER_TTL_MS = 1000
+
+type Subscriber = { id: string; types: Set<string>; all: boolean; channelIds: Set<string> }
+
+const subscriberCache = new TtlCache<Subscriber[]>(SUBSCRIBER_TTL_MS)
+const slugCache = new TtlCache<string>(60_000)
+
+export function invalidateWebhookCache(): void {
+  subscriberCache.clear()
+}
+
+async function subscribers(tx: Db, namespaceId: string): Promise<Subscriber[]> {
+  const hit = subscriberCache.get(namespaceId)
+  if (hit) return hit
+  const rows = await tx
+    .select({ id: webhooks.id, eventTypes: webhooks.eventTypes, channelIds: webhooks.channelIds, enabled: webhooks.enabled })
+    .from(webhooks)
+    .where(eq(webhooks.namespaceId, namespaceId))
+  const list = rows
+    .filter((r) => r.enabled)
+    .map((r) => ({ id: r.id, types: new Set(r.eventTypes), all: r.eventTypes.includes('*'), channelIds: new Set(r.channelIds) }))
+  subscriberCache.set(namespaceId, list)
+  return list
+}
+
+async function namespaceSlug(tx: Db, namespaceId: string): Promise<string> {
+  const hit = slugCache.get(namespaceId)
+  if (hit) return hit
+  const slug = (await tx.select({ slug: namespaces.slug }).from(namespaces).where(eq(namespaces.id, namespaceId)))[0]?.slug ?? namespaceId
+  slugCache.set(namespaceId, slug)
+  return slug
+}
+
+export interface NamespaceEvent {
+  type: EventType
+  id: string
+  at: number
+  data: unknown
+  /** For the endpoints' channel filter. */
+  channelId?: string
+}
+
+/** Writes one delivery per matching endpoint for each event. */
+export async function emitEvents(tx: Db, namespaceId: string, events: NamespaceEvent[], at: number): Promise<void> {
+  if (events.length === 0) return
+  const subs = await subscribers(tx, namespaceId)
+  if (subs.length === 0) return
+  const slug = await namespaceSlug(tx, namespaceId)
+  const rows: (typeof webhookDeliveries.$inferInsert)[] = []
+  for (const event of events) {
+    const matching = subs.filter(
+      (s) => (s.all || s.types.has(event.type)) && (s.channelIds.size === 0 || (event.channelId !== undefined && s.channelIds.has(event.channelId))),
+    )
+    if (matching.length === 0) continue
+    const payload = encodePayload({ type: event.type, id: event.id, timestamp: new Date(event.at).toISOString(), namespace: slug, data: event.data })
+    for (const sub of matching) {
+      rows.push({
+        id: newId('whd'),
+        namespaceId,
+        webhookId: sub.id,
+        eventId: event.id,
+        eventType: event.type,
+        payload,
+        status: 'pending',
+        nextAttemptAt: at,
+        createdAt: at,
+        updatedAt: at,
+      })
+    }
+  }
+  // Bounded statements: SQLite caps the number of bound parameters per statement.
+  for (let i = 0; i < rows.length; i += 200) await tx.insert(webhookDeliveries).values(rows.slice(i, i + 200))
+}
+
+function encodePayload(event: { type: string; id: string; timestamp: string; namespace: string; data: unknown }): string {
+  const full = JSON.stringify(event)
+  if (Buffer.byteLength(full) <= MAX_PAYLOAD_BYTES) return full
+  const message = (event.data as { message?: { id?: string } })?.message
+  return JSON.stringify({ ...event, data: { truncated: true, message: message?.id ? { id: message.id } : undefined } })
+}
+
+export interface MessageChange {
+  status: string
+  /** The event row's id when there is one, so webhook-id matches the message's timeline. */
+  eventId?: string
+  at: number
+  attempt?: number | null
+  error?: { code: string; message: string | null; class?: string | null } | null
+}
+
+/** Emits `message.<status>` events for changes of one message (statuses without an event type are skipped). */
+export async function emitMessageEvents(tx: Db, message: Message, changes: MessageChange[], at: number): Promise<void> {
+  const typed = changes.filter((c) => (MESSAGE_EVENT_TYPES as readonly string[]).includes(`message.${c.status}`))
+  if (typed.length === 0) return
+  const subs = await subscribers(tx, message.namespaceId)
+  if (subs.length === 0) return
+  const data = await messagePayload(tx, message)
+  await emitEvents(
+    tx,
+    message.namespaceId,
+    typed.map((c) => ({
+      type: `message.${c.status}` as EventType,
+      id: c.eventId ?? newId('evt'),
+      at: c.at,
+      channelId: message.channelId,
+      data: {
+        message: { ...data, status: c.status },
+        event: { status: c.status, attempt: c.attempt ?? null, error: c.error ?? null },
+      },
+    })),
+    at,
+  )
+}
+
+async function messagePayload(tx: Db, m: Message) {
+  const [channel] = await tx.select({ id: channels.id, name: channels.name, type: channels.type }).from(channels).where(eq(channels.id, m.channelId))
+  const [terminal] = m.terminalId
+    ? await tx.select({ id: terminals.id, address: terminals.address }).from(terminals).where(inArray(terminals.id, [m.terminalId]))
+    : []
+  return {
+    id: m.id,
+    direction: m.direction,
+    status: m.status,
+    channel: channel ?? { id: m.channelId },
+    terminal: terminal ?? null,
+    from: m.sender,
+    to: parseRecipient(m.recipient),
+    ...(m.direction === 'inbound' ? { content: m.content } : {}),
+    metadata: m.metadata,
+    attempts: m.attempts,
+    provider_message_id: m.providerMessageId,
+    error: m.errorCode ? { code: m.errorCode, message: m.errorMessage } : null,
+    created_at: new Date(m.createdAt).toISOString(),
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The deliverer's side of the webhook outbox: claim due deliveries fairly (at most a few in
+ * flight per endpoint, the oldest of each endpoint first), and record each attempt's outcome:
+ * success, a retry on the schedule, a dead letter, or a disabled endpoint.
+ */
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import { newId } from '../../lib/ids'
+import { webhookAttempts, webhookDeliveries, webhooks } from '../../store/schema'
+import type { Store } from '../../store/store'
+import { emitEvents, invalidateWebhookCache } from './emit'
+import type { Delivery } from './deliveries'
+
+/** Claims up to `limit` due deliveries, at most `perEndpoint` in flight per endpoint. */
+export async function claimDueDeliveries(
+  store: Store,
+  owner: string,
+  opts: { limit: number; perEndpoint: number; leaseMs: number },
+  at: number,
+): Promise<Delivery[]> {
+  return store.tx(async (tx) => {
+    const due = (await tx.all(sql`
+      WITH inflight AS (
+        SELECT webhook_id, count(*) AS n FROM webhook_deliveries
+        WHERE status = 'pending' AND lease_until > ${at} GROUP BY webhook_id
+      ),
+      ranked AS (
+        SELECT d.id, d.webhook_id,
+          ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rn
+        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1
+        WHERE d.status = 'pending' AND d.next_attempt_at <= ${at} AND (d.lease_until IS NULL OR d.lease_until <= ${at})
+      )
+      SELECT r.id FROM ranked r LEFT JOIN inflight i ON i.webhook_id = r.webhook_id
+      WHERE r.rn <= ${opts.perEndpoint} - COALESCE(i.n, 0)
+      ORDER BY r.rn, r.id
+      LIMIT ${opts.limit}`)) as { id: string }[]
+    if (due.length === 0) return []
+    return tx
+      .update(webhookDeliveries)
+      .set({ leaseOwner: owner, leaseUntil: at + opts.leaseMs, attempts: sql`${webhookDeliveries.attempts} + 1`, updatedAt: at })
+      .where(
+        inArray(
+          webhookDeliveries.id,
+          due.map((d) => d.id),
+        ),
+      )
+      .returning()
+  })
+}
+
+export interface AttemptRecord {
+  statusCode: number | null
+  latencyMs: number
+  response: string | null
+  error: string | null
+}
+
+export type DeliveryOutcome =
+  | { kind: 'succeeded' }
+  | { kind: 'retry'; nextAttemptAt: number }
+  | { kind: 'dead' }
+  /** The endpoint is gone (410) or has failed for too long: disable it. */
+  | { kind: 'disable'; reason: string }
+  | { kind: 'released' }
+
+/** Records one attempt and its outcome, if `owner` still holds the delivery's lease. */
+export async function completeDelivery(
+  store: Store,
+  owner: string,
+  delivery: Delivery,
+  attempt: AttemptRecord | null,
+  outcome: DeliveryOutcome,
+  at: number,
+): Promise<boolean> {
+  return store.write(async (tx) => {
+    const status = outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' || outcome.kind === 'released' ? 'pending' : 'failed'
+    const rows = await tx
+      .update(webhookDeliveries)
+      .set({
+        status,
+        nextAttemptAt: outcome.kind === 'retry' ? outcome.nextAttemptAt : outcome.kind === 'released' ? at : null,
+        leaseOwner: null,
+        leaseUntil: null,
+        ...(attempt ? { lastStatusCode: attempt.statusCode, lastError: attempt.error } : {}),
+        updatedAt: at,
+      })
+      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.leaseOwner, owner)))
+      .returning({ id: webhookDeliveries.id })
+    if (!rows[0]) return false
+    if (attempt) {
+      await tx.insert(webhookAttempts).values({
+        id: newId('wha'),
+        deliveryId: delivery.id,
+        webhookId: delivery.webhookId,
+        namespaceId: delivery.namespaceId,
+        attemptedAt: at - attempt.latencyMs,
+        ...attempt,
+      })
+    }
+    if (outcome.kind === 'succeeded') {
+      await tx.update(webhooks).set({ failingSince: null }).where(and(eq(webhooks.id, delivery.webhookId), sql`failing_since IS NOT NULL`))
+    } else if (outcome.kind === 'retry' || outcome.kind === 'dead') {
+      await tx.update(webhooks).set({ failingSince: at }).where(and(eq(webhooks.id, delivery.webhookId), sql`failing_since IS NULL`))
+    } else if (outcome.kind === 'disable') {
+      const [hook] = await tx
+        .update(webhooks)
+        .set({ enabled: false, disabledReason: outcome.reason, updatedAt: at })
+        .where(and(eq(webhooks.id, delivery.webhookId), eq(webhooks.enabled, true)))
+        .returning()
+      if (hook) {
+        invalidateWebhookCache()
+        await emitEvents(
+          tx,
+          hook.namespaceId,
+          [{ type: 'webhook.disabled', id: newId('evt'), at, data: { webhook: { id: hook.id, url: hook.url }, reason: outcome.reason } }],
+          at,
+        )
+      }
+    }
+    return true
+  })
+}
+
+/** The endpoint and its sealed secrets, for one attempt. */
+export async function loadEndpoint(store: Store, webhookId: string) {
+  return (await store.read.select().from(webhooks).where(eq(webhooks.id, webhookId)))[0]
+}

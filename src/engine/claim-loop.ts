@@ -1,0 +1,117 @@
+/**
+ * The worker loop shared by the dispatcher and the webhook deliverer: claim due rows in batches
+ * (with a lease, done by `claim`), process up to `concurrency` at once, claim again as slots
+ * free up or when woken, and at stop wait for in-flight work up to a deadline, then abort and
+ * release what is left so another instance (or the next start) takes it at once.
+ */
+import type { Logger } from '../lib/log'
+
+export interface ClaimLoopOptions<T extends { id: string }> {
+  name: string
+  concurrency: number
+  batchSize: number
+  pollIntervalMs: number
+  shutdownTimeoutMs: number
+  claim(limit: number): Promise<T[]>
+  /** Handles one claimed item; `signal` aborts when the loop stops before it finished. */
+  process(item: T, signal: AbortSignal): Promise<void>
+  /** Gives an unfinished item back (its lease cleared, due at once). */
+  release(item: T): Promise<void>
+}
+
+export class ClaimLoop<T extends { id: string }> {
+  private readonly inFlight = new Map<string, { item: T; done: Promise<void>; abort: AbortController }>()
+  private timer: ReturnType<typeof setTimeout> | null = null
+  private running = false
+  /** The claim in progress, if any: stop() waits for it so nothing claimed is left leased. */
+  private ticking: Promise<void> | null = null
+  private again = false
+
+  constructor(
+    private readonly opts: ClaimLoopOptions<T>,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.running = true
+    this.schedule(0)
+  }
+
+  /** Claim now rather than at the next poll (new work was just committed). */
+  wake(): void {
+    if (!this.running) return
+    if (this.ticking) this.again = true
+    else this.schedule(0)
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    await this.ticking
+    const pending = [...this.inFlight.values()]
+    if (pending.length === 0) return
+    await Promise.race([Promise.allSettled(pending.map((p) => p.done)), Bun.sleep(this.opts.shutdownTimeoutMs)])
+    const unfinished = [...this.inFlight.values()]
+    for (const { item, abort } of unfinished) {
+      abort.abort(new Error('shutdown'))
+      await this.opts.release(item)
+    }
+    if (unfinished.length > 0) this.log.warn(`${this.opts.name} released unfinished work at shutdown`, { count: unfinished.length })
+  }
+
+  /** Whether the item was handed back at shutdown (its late result must not be recorded). */
+  released(signal: AbortSignal): boolean {
+    return signal.aborted && !this.running
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.tick(), delayMs)
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null
+    if (!this.running || this.ticking) return
+    let claimedFull = false
+    this.ticking = (async () => {
+      try {
+        const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
+        if (capacity <= 0) return
+        const claimed = await this.opts.claim(capacity)
+        if (!this.running) {
+          // Stopped while claiming: hand the claimed items straight back.
+          for (const item of claimed) await this.opts.release(item)
+          return
+        }
+        for (const item of claimed) this.track(item)
+        claimedFull = claimed.length === capacity
+      } catch (error) {
+        this.log.error(`${this.opts.name} claim failed`, { error: String(error) })
+      }
+    })()
+    await this.ticking
+    this.ticking = null
+    const more = claimedFull || this.again
+    this.again = false
+    if (this.inFlight.size < this.opts.concurrency) this.schedule(more ? 0 : this.opts.pollIntervalMs)
+  }
+
+  private track(item: T): void {
+    const abort = new AbortController()
+    const done = this.opts
+      .process(item, abort.signal)
+      .catch((error) => this.log.error(`${this.opts.name} failed to record its work`, { id: item.id, error: String(error) }))
+      .finally(() => {
+        this.inFlight.delete(item.id)
+        // A slot opened: fill it now rather than at the next poll.
+        if (this.running && !this.timer && !this.ticking) this.schedule(0)
+      })
+    this.inFlight.set(item.id, { item, done, abort })
+  }
+}
