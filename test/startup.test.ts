@@ -129,3 +129,26 @@ test('declared keys follow the file: narrowed scopes apply, a shared prefix is f
   expect(error).toBeInstanceOf(ReconcileError)
   expect(error.message).toStartWith('namespaces[1].applications[0].api_keys[0].key: ')
 })
+
+test('declared webhooks are created once, keep their declared secret, and follow changes', async () => {
+  const base = testConfig(dir.path)
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
+  const declare = (eventTypes: string[]) =>
+    configSchema.parse({
+      ...base,
+      namespaces: [{ slug: 'acme', channels: [{ name: 'sandbox', type: 'sandbox' }], webhooks: [{ url: 'http://127.0.0.1:9/hook', event_types: eventTypes, channels: ['sandbox'], secret }] }],
+    })
+  const { webhooks } = await import('../src/store/schema')
+  const { openSecrets } = await import('../src/domain/webhooks/endpoints')
+  const first = await openGateway({ config: declare(['message.delivered']), demo: false, log: silentLogger, migrate: true })
+  await first.store.close()
+  const second = await openGateway({ config: declare(['message.delivered', 'message.failed']), demo: false, log: silentLogger, migrate: true })
+  const rows = await second.store.read.select().from(webhooks)
+  expect(rows).toHaveLength(1)
+  expect(rows[0]!.eventTypes).toEqual(['message.delivered', 'message.failed'])
+  expect(openSecrets(second, rows[0]!).secrets.map((s) => s.secret)).toEqual([secret])
+  await second.store.close()
+  const bad = await openGateway({ config: declare(['message.nope']), demo: false, log: silentLogger, migrate: true }).catch((e) => e)
+  expect(bad).toBeInstanceOf(ReconcileError)
+  expect(bad.message).toBe('namespaces[0].webhooks[0].event_types[0]: unknown event type "message.nope"')
+})

@@ -14,6 +14,7 @@ import { type Deps, now } from '../deps'
 import { findApiKeyBySecret, insertApiKey, setApiKeyScopes } from '../identity/api-keys'
 import { ALL_SCOPES } from '../identity/scopes'
 import { insertApplication } from '../identity/applications'
+import { reconcileWebhooks } from '../webhooks/reconcile'
 import { insertNamespace } from './index'
 
 export interface ReconcileReport {
@@ -96,6 +97,14 @@ export async function reconcileNamespaces(deps: Deps, declared: readonly Namespa
           )
           report.created.push(`terminal ${decl.slug}/${ch.name}/${t.address}`)
         }
+      }
+      try {
+        const changed = await reconcileWebhooks(deps, tx, ns.id, decl.webhooks, `namespaces[${i}]`, at)
+        report.created.push(...changed.filter((c) => c.startsWith('created')))
+        report.updated.push(...changed.filter((c) => c.startsWith('updated')))
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('namespaces[')) throw new ReconcileError(error.message)
+        throw error
       }
       for (const [j, appDecl] of decl.applications.entries()) {
         const path = `namespaces[${i}].applications[${j}]`
