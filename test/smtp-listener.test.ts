@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import nodemailer from 'nodemailer'
@@ -185,6 +186,22 @@ describe('smtp listener: inbound mail', () => {
     const error = await client().sendMail({ from: BOB, to: SHOP, text: 'x'.repeat(20_000) }).then(() => null, (e: any) => e)
     expect(error).toMatchObject({ responseCode: 552 })
     expect(await inbound()).toEqual([])
+  })
+
+  test('SIZE is announced (RFC 1870) and a declared size over the limit is refused at MAIL FROM', async () => {
+    await start({ max_message_bytes: 10_000 })
+    const socket = connect(listener.port, listener.host)
+    cleanups.push(() => socket.destroy())
+    let buffered = ''
+    socket.on('data', (chunk) => (buffered += chunk.toString()))
+    const answer = async (command: string | null, code: RegExp) => {
+      buffered = ''
+      if (command !== null) socket.write(`${command}\r\n`)
+      return eventually(async () => (code.test(buffered) ? buffered : null), 5_000)
+    }
+    await answer(null, /^220 /m)
+    expect(await answer('EHLO client.example', /^250 /m)).toMatch(/^250[ -]SIZE 10000\r$/m)
+    expect(await answer(`MAIL FROM:<${BOB}> SIZE=20000`, /^\d{3} /m)).toStartWith('552 ')
   })
 
   test('an address claimed by terminals in two namespaces goes to the oldest one', async () => {

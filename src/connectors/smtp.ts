@@ -22,6 +22,15 @@ export const smtpConnector: Connector<SmtpConfig> = {
   secretKeys: ['password', 'dkim'],
   optionsSchema: smtpOptionsSchema,
 
+  async verifyConfig(config, fetch) {
+    try {
+      await checkSmtpHost(config.host, fetch)
+      return []
+    } catch (error) {
+      return [{ field: 'host', message: error instanceof Error ? error.message : String(error) }]
+    }
+  },
+
   checkDraft(draft) {
     const problems: DraftProblem[] = []
     if (typeof draft.to !== 'string' || !isEmailAddress(draft.to)) {

@@ -44,7 +44,10 @@ export interface OutboundMessage {
 }
 
 /** fetch that refuses URLs the outbound-URL guard refuses (see src/lib/url-guard.ts). */
-export type GuardedFetch = (url: string, init?: RequestInit & { timeoutMs?: number }) => Promise<Response>
+export type GuardedFetch = (url: string, init?: RequestInit & { timeoutMs?: number; maxResponseBytes?: number }) => Promise<Response>
+
+/** Set on a guarded fetch's response whose body was cut at the size limit. */
+export const TRUNCATED_HEADER = 'x-omnigate-truncated'
 
 export interface ConnectorContext<C = Record<string, unknown>> {
   config: C
@@ -157,6 +160,11 @@ export interface Connector<C = any> {
    * schema accepted it. Runs on create and on a config replace.
    */
   prepareConfig?(config: C, previous?: C): Promise<C> | C
+  /**
+   * Checks a new config against the network rules (an SMTP host through the outbound-URL guard)
+   * when it is created or replaced; problems are relative to the config (`host`).
+   */
+  verifyConfig?(config: C, fetch: GuardedFetch): Promise<DraftProblem[]>
   /** What the channel cannot carry (html on SMS, a non-E.164 number): a 422 at the API. */
   checkDraft?(draft: OutboundDraft): DraftProblem[]
   send(msg: OutboundMessage, ctx: ConnectorContext<C>): Promise<SendResult>

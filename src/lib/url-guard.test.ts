@@ -221,3 +221,20 @@ describe('createGuardedFetch', () => {
     expect(targetHits).toBe(before)
   })
 })
+
+describe('response size limit', () => {
+  test('a body cut at the limit is marked, a whole one is not; the limit can be raised per call', async () => {
+    const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('x'.repeat(5000)) })
+    try {
+      const fetch = createGuardedFetch({ allowPrivateNetwork: true, defaultTimeoutMs: 2000, maxResponseBytes: 1000 })
+      const cut = await fetch(`http://127.0.0.1:${server.port}/`)
+      expect((await cut.text()).length).toBe(1000)
+      expect(cut.headers.get('x-omnigate-truncated')).toBe('true')
+      const whole = await fetch(`http://127.0.0.1:${server.port}/`, { maxResponseBytes: 5000 })
+      expect((await whole.text()).length).toBe(5000)
+      expect(whole.headers.get('x-omnigate-truncated')).toBeNull()
+    } finally {
+      server.stop(true)
+    }
+  })
+})

@@ -10,7 +10,7 @@
  */
 import dns from 'node:dns/promises'
 import ipaddr from 'ipaddr.js'
-import type { GuardedFetch } from '../connectors/types'
+import { type GuardedFetch, TRUNCATED_HEADER } from '../connectors/types'
 
 export interface UrlGuardOptions {
   /** `security.allow_private_network`: tests and local demos turn it on. */
@@ -191,19 +191,25 @@ export interface GuardedFetchOptions extends UrlGuardOptions {
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304])
 
 /** Reads at most maxBytes of the body; the rest is cancelled, not an error. */
-async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(0)
+async function readCapped(res: Response, maxBytes: number): Promise<{ body: Uint8Array; truncated: boolean }> {
+  if (!res.body) return { body: new Uint8Array(0), truncated: false }
   const reader = res.body.getReader()
   const chunks: Uint8Array[] = []
   let total = 0
+  let truncated = false
   try {
-    while (total < maxBytes) {
+    for (;;) {
       const { done, value } = await reader.read()
       if (done) break
       const room = maxBytes - total
-      const chunk = value.byteLength > room ? value.subarray(0, room) : value
-      chunks.push(chunk)
-      total += chunk.byteLength
+      if (value.byteLength > room) {
+        chunks.push(value.subarray(0, room))
+        total += room
+        truncated = true
+        break
+      }
+      chunks.push(value)
+      total += value.byteLength
     }
   } finally {
     // Stops the download of whatever the peer still sends past the cap.
@@ -215,7 +221,7 @@ async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> 
     body.set(chunk, offset)
     offset += chunk.byteLength
   }
-  return body
+  return { body, truncated }
 }
 
 /**
@@ -230,14 +236,15 @@ export function createGuardedFetch(opts: GuardedFetchOptions): GuardedFetch {
   if (!(opts.maxResponseBytes >= 0)) throw new Error('maxResponseBytes must be zero or more')
 
   return async function guardedFetch(url, init = {}) {
-    const { timeoutMs = opts.defaultTimeoutMs, ...rest } = init
+    const { timeoutMs = opts.defaultTimeoutMs, maxResponseBytes = opts.maxResponseBytes, ...rest } = init
     const target = await checkOutboundUrl(url, opts)
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = rest.signal ? AbortSignal.any([rest.signal, timeout]) : timeout
     const res = await fetch(target, { ...rest, redirect: 'manual', signal })
 
-    const body = await readCapped(res, opts.maxResponseBytes)
+    const { body, truncated } = await readCapped(res, maxResponseBytes)
     const headers = new Headers(res.headers)
+    if (truncated) headers.set(TRUNCATED_HEADER, 'true')
     // The new body is decoded and maybe truncated, so the original length and encoding no longer describe it.
     headers.delete('content-length')
     headers.delete('content-encoding')

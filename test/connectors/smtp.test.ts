@@ -214,9 +214,17 @@ describe('smtp: replies and failures', () => {
     expect(await final(await send())).toMatchObject({ status: 'failed', attempts: 2, error: { code: 'connection_error' } })
   })
 
-  test('a private host is refused at send time unless security.allow_private_network', async () => {
+  test('a private host is refused on create, and at send time, unless security.allow_private_network', async () => {
     await start({ auth: AUTH }, { security: { allow_private_network: false } })
-    await mailChannel()
+    const refused = await call('POST', '/channels', { name: 'mail', type: 'smtp', config: config() })
+    expect(refused.status).toBe(422)
+    expect(((await refused.json()) as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(['config.host'])
+    // A channel stored before the setting changed is still refused when it sends.
+    const { insertChannel } = await import('../../src/domain/channels')
+    const { getNamespace } = await import('../../src/domain/namespaces')
+    const namespaceId = (await getNamespace(gw.deps, 'acme')).id
+    await gw.deps.store.tx((tx) => insertChannel(gw.deps, tx, namespaceId, { name: 'mail', type: 'smtp', max_attempts: 2 }, config() as Record<string, unknown>))
+    expect((await call('POST', '/channels/mail/terminals', { address: FROM })).status).toBe(201)
     await gw.startEngine()
     const done = await final(await send())
     expect(done).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'host_rejected' } })

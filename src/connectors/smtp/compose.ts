@@ -5,7 +5,7 @@
  */
 import type { SendMailOptions } from 'nodemailer'
 import { UrlRejectedError } from '../../lib/url-guard'
-import { type ConnectorContext, ConnectorError, type OutboundMessage } from '../types'
+import { type ConnectorContext, ConnectorError, type OutboundMessage, TRUNCATED_HEADER } from '../types'
 import { domainOf, type SmtpConfig, type SmtpOptions } from './config'
 
 /** The Message-ID of an outbound message: its id at the sender's domain, in header form. */
@@ -13,18 +13,27 @@ export function outboundMessageId(messageId: string, from: string): string {
   return `<${messageId}@${domainOf(from)}>`
 }
 
+/** The most one URL attachment may weigh: the gateway's default limit for a message's attachments. */
+const MAX_ATTACHMENT_FETCH_BYTES = 10 * 1024 * 1024
+
 type Attachment = NonNullable<OutboundMessage['content']['attachments']>[number]
 
 async function fetchAttachment(attachment: Attachment, index: number, ctx: ConnectorContext<SmtpConfig>): Promise<Buffer> {
   const what = `attachment ${index} (${attachment.filename})`
   let res: Response
   try {
-    res = await ctx.fetch(attachment.url!, { signal: ctx.signal })
+    res = await ctx.fetch(attachment.url!, { signal: ctx.signal, maxResponseBytes: MAX_ATTACHMENT_FETCH_BYTES })
   } catch (error) {
     if (error instanceof UrlRejectedError) throw new ConnectorError('permanent', 'attachment_rejected', `${what}: ${error.message}`)
     throw new ConnectorError('transient', 'attachment_unavailable', `${what} could not be fetched: ${(error as Error).message}`)
   }
-  if (res.status >= 200 && res.status < 300) return Buffer.from(await res.arrayBuffer())
+  if (res.status >= 200 && res.status < 300) {
+    // A cut file must not go out as if it were whole.
+    if (res.headers.get(TRUNCATED_HEADER)) {
+      throw new ConnectorError('permanent', 'attachment_too_large', `${what} is larger than ${MAX_ATTACHMENT_FETCH_BYTES} bytes`)
+    }
+    return Buffer.from(await res.arrayBuffer())
+  }
   // A 5xx or 429 may pass; a 404 will not.
   const errorClass = res.status >= 500 || res.status === 429 || res.status === 408 ? 'transient' : 'permanent'
   throw new ConnectorError(errorClass, 'attachment_unavailable', `${what} could not be fetched: HTTP ${res.status}`)

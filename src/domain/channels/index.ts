@@ -83,6 +83,12 @@ export async function validateChannelConfig(
   if (!parsed.success) throw errors.validation('invalid channel config', zodFieldErrors(parsed.error, ['config']))
   const value = (connector.prepareConfig ? await connector.prepareConfig(parsed.data, opts.previous) : parsed.data) as Record<string, unknown>
   if (!opts.resolveHosts) return value
+  if (connector.verifyConfig) {
+    const problems = await connector.verifyConfig(value, deps.fetch)
+    if (problems.length > 0) {
+      throw errors.validation(`config.${problems[0]!.field}: ${problems[0]!.message}`, problems.map((p) => ({ field: `config.${p.field}`, message: p.message })))
+    }
+  }
   for (const key of connector.urlKeys ?? []) {
     if (typeof value[key] !== 'string') continue
     const problem = await urlProblem(value[key] as string, { allowPrivateNetwork: deps.limits.allowPrivateNetwork })
