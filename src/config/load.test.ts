@@ -253,7 +253,7 @@ api_keys = [{ key = "og_live_short" }]
 
 describe('config.example.toml', () => {
   const examplePath = join(import.meta.dir, '../../config.example.toml')
-  const env = { OMNIGATE_MASTER_KEY: MASTER_KEY, ACME_API_KEY: API_KEY, ACME_WEBHOOK_TOKEN: 'token' }
+  const env = { OMNIGATE_MASTER_KEY: MASTER_KEY, ACME_API_KEY: API_KEY, ACME_WEBHOOK_TOKEN: 'token', ACME_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}` }
 
   test('is valid as shipped and spells out every default', () => {
     expect(checkConfigFile(examplePath, env)).toEqual([])
@@ -282,5 +282,6 @@ describe('config.example.toml', () => {
     expect(ns.channels[0].config.headers).toEqual({ Authorization: 'Bearer token' })
     expect(ns.channels[0].terminals).toHaveLength(1)
     expect(ns.applications[0].api_keys[0].key).toBe(API_KEY)
+    expect(ns.webhooks[0]).toMatchObject({ url: 'https://hooks.example.com/omnigate', channels: ['ops-webhook'] })
   })
 })
