@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log'
 import { zodFieldErrors } from '../lib/zod-errors'
 import { VERSION } from '../version'
 import type { AppEnv } from './env'
-import { apiKeyAuth, namespaceGuard } from './middleware/auth'
+import { bearerAuth, namespaceGuard } from './middleware/auth'
 import { errorHandler, notFoundHandler } from './middleware/errors'
 import { requireJsonBody } from './middleware/json-body'
 import { channelsRoutes } from './routes/channels'
@@ -44,7 +44,7 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.use(
     '/v1/*',
     // Who is asking comes first: an anonymous client learns nothing, not even a size limit.
-    apiKeyAuth(deps),
+    bearerAuth(deps),
     bodyLimit({
       maxSize: opts.bodyLimitBytes,
       onError: () => {
@@ -53,7 +53,7 @@ export function createApp(deps: Deps, opts: AppOptions) {
     }),
     requireJsonBody(),
   )
-  app.use('/v1/namespaces/:ns/*', namespaceGuard())
+  app.use('/v1/namespaces/:ns/*', namespaceGuard(deps))
   app.use(
     '/inbound/*',
     bodyLimit({

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { count, eq } from 'drizzle-orm'
+import { count, eq, sql } from 'drizzle-orm'
 import { migratedStore, storeDrivers, tempDir } from '../../test/helpers/stores'
 import { migrate, SchemaTooNewError } from './migrate'
 import { namespaces } from './schema'
@@ -94,7 +94,8 @@ for (const driver of storeDrivers) {
         const key = (id: string) => ({ id, namespaceId: 'ns_a', applicationId: 'app_a', lookup: 'samePrefix12', hash: id, scopes: [], createdAt: 1 })
         await old.tx(async (tx) => {
           await tx.insert(namespaces).values(ns('a'))
-          await tx.insert(applications).values({ id: 'app_a', namespaceId: 'ns_a', name: 'a', createdAt: 1, updatedAt: 1 })
+          // Raw SQL: the drizzle schema describes the newest tables, not those of migration 0000.
+          await tx.run(sql`INSERT INTO applications (id, namespace_id, name, created_at, updated_at) VALUES ('app_a', 'ns_a', 'a', 1, 1)`)
           await tx.insert(apiKeys).values(key('key_1'))
         })
         // 0000 made the lookup prefix unique; a second key with the same prefix is refused.
@@ -106,7 +107,7 @@ for (const driver of storeDrivers) {
         expect((await old.read.select().from(namespaces)).map((r) => r.slug)).toEqual(['a'])
         // Foreign keys are back on after migrating.
         await expect(
-          old.tx(async (tx) => tx.insert(applications).values({ id: 'app_x', namespaceId: 'ns_missing', name: 'x', createdAt: 1, updatedAt: 1 })),
+          old.tx(async (tx) => tx.insert(applications).values({ id: 'app_x', namespaceId: 'ns_missing', name: 'x', rateLimit: null, createdAt: 1, updatedAt: 1 })),
         ).rejects.toThrow()
       } finally {
         await old.close()

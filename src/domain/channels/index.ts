@@ -121,6 +121,7 @@ export async function insertChannel(
     status: input.status ?? 'active',
     maxAttempts: input.max_attempts ?? null,
     maxAgeSeconds: input.max_age_seconds ?? null,
+    rateLimit: null,
     createdAt: at,
     updatedAt: at,
   }

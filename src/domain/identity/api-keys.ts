@@ -12,6 +12,7 @@ import { apiKeys, applications, namespaces } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
+import type { ApplicationPrincipal } from './principal'
 import { ALL_SCOPES, isScope, type Scope } from './scopes'
 
 /** Revocation from another process must bite within a second (issue #3). */
@@ -19,15 +20,6 @@ const AUTH_CACHE_TTL_MS = 1000
 
 export type ApiKey = typeof apiKeys.$inferSelect
 
-/** Who a request is, once its credential checks out. */
-export interface Principal {
-  keyId: string
-  applicationId: string
-  namespaceId: string
-  namespaceSlug: string
-  scopes: ReadonlySet<Scope>
-  expiresAt: number | null
-}
 
 const hashKey = (key: string) => createHash('sha256').update(key).digest()
 
@@ -126,10 +118,10 @@ export async function setApiKeyScopes(tx: Db, key: ApiKey, scopes: string[]): Pr
   authCache.clear()
 }
 
-const authCache = new TtlCache<Principal | null>(AUTH_CACHE_TTL_MS)
+const authCache = new TtlCache<ApplicationPrincipal | null>(AUTH_CACHE_TTL_MS)
 
 /** The principal for a bearer API key, or null when it is unknown, revoked or expired. */
-export async function authenticateApiKey(deps: Deps, secret: string): Promise<Principal | null> {
+export async function authenticateApiKey(deps: Deps, secret: string): Promise<ApplicationPrincipal | null> {
   if (!isWellFormedApiKey(secret)) return null
   const digest = hashKey(secret)
   // The cache is keyed by the hash, never by the secret itself.
@@ -150,9 +142,11 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Pr
       (r.key.expiresAt === null || r.key.expiresAt > at) &&
       r.nsStatus === 'active',
   )
-  const principal: Principal | null = match
+  const principal: ApplicationPrincipal | null = match
     ? {
-        keyId: match.key.id,
+        kind: 'application',
+        credential: 'api_key',
+        credentialId: match.key.id,
         applicationId: match.key.applicationId,
         namespaceId: match.key.namespaceId,
         namespaceSlug: match.slug,

@@ -34,6 +34,7 @@ export async function insertApplication(
     namespaceId,
     name: input.name,
     description: input.description ?? '',
+    rateLimit: null,
     createdAt: at,
     updatedAt: at,
   }

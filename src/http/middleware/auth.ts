@@ -6,34 +6,32 @@
 import type { MiddlewareHandler } from 'hono'
 import type { Deps } from '../../domain/deps'
 import { errors } from '../../domain/errors'
-import { authenticateApiKey } from '../../domain/identity/api-keys'
+import { authenticateBearer, namespaceAccess } from '../../domain/identity/authenticate'
 import { isScope, type Scope } from '../../domain/identity/scopes'
 import type { AppEnv } from '../env'
 
 /**
- * @example app.use('/v1/*', apiKeyAuth(deps))
+ * Bearer authentication: an API key, or an access token (OAuth client or user session).
+ * @example app.use('/v1/*', bearerAuth(deps))
  */
-export function apiKeyAuth(deps: Deps): MiddlewareHandler<AppEnv> {
-  return async function apiKeyAuthMiddleware(c, next) {
+export function bearerAuth(deps: Deps): MiddlewareHandler<AppEnv> {
+  return async function bearerAuthMiddleware(c, next) {
     const header = c.req.header('authorization') ?? ''
     const match = /^Bearer\s+(\S+)$/i.exec(header)
-    if (!match) throw errors.unauthorized('send an API key as "Authorization: Bearer og_live_…"')
-    const principal = await authenticateApiKey(deps, match[1]!)
-    if (!principal) throw errors.unauthorized('the API key is unknown, revoked or expired')
+    if (!match) throw errors.unauthorized('send an API key or access token as "Authorization: Bearer …"')
+    const principal = await authenticateBearer(deps, match[1]!)
+    if (!principal) throw errors.unauthorized('the credential is unknown, revoked or expired')
     c.set('principal', principal)
     await next()
   }
 }
 
-/** Resolves `:ns` (slug or id) against the principal's own namespace. */
-export function namespaceGuard(): MiddlewareHandler<AppEnv> {
+/** Resolves `:ns` (slug or id) to what the principal may do there; 404 when it may not see it. */
+export function namespaceGuard(deps: Deps): MiddlewareHandler<AppEnv> {
   return async function namespaceGuardMiddleware(c, next) {
-    const ref = c.req.param('ns')
-    const principal = c.get('principal')
-    if (ref !== principal.namespaceSlug && ref !== principal.namespaceId) {
-      throw errors.namespaceNotFound(`namespace "${ref}" does not exist`)
-    }
-    c.set('namespaceId', principal.namespaceId)
+    const access = await namespaceAccess(deps, c.get('principal'), c.req.param('ns') ?? '')
+    c.set('access', access)
+    c.set('namespaceId', access.namespaceId)
     await next()
   }
 }
@@ -53,7 +51,10 @@ export function scoped(scope: Scope) {
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   if (!isScope(scope)) throw new Error(`unknown scope ${scope}`)
   return async function requireScopeMiddleware(c, next) {
-    if (!c.get('principal').scopes.has(scope)) throw errors.forbidden(`this route needs the scope "${scope}"`)
+    // Namespaced routes use what the guard resolved; others, what an application holds itself.
+    const principal = c.get('principal')
+    const scopes = c.get('access')?.scopes ?? (principal.kind === 'application' ? principal.scopes : new Set<Scope>())
+    if (!scopes.has(scope)) throw errors.forbidden(`this route needs the scope "${scope}"`)
     await next()
   }
 }

@@ -6,6 +6,7 @@ import type { Deps } from '../../domain/deps'
 import { listMessagesSchema, sendBatchSchema, sendMessageSchema } from '../../domain/messages/input'
 import { cancelMessage, getMessage, listMessages } from '../../domain/messages/query'
 import { type Accepted, sendMessage, sendMessages } from '../../domain/messages/send'
+import type { Principal } from '../../domain/identity/principal'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
 import {
@@ -42,6 +43,8 @@ function idempotencyOf(c: Context, body: unknown) {
   const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.routePath}\n${canonicalJson(body)}`).digest('hex')
   return { key, requestHash }
 }
+
+const applicationOf = (p: Principal) => (p.kind === 'application' ? p.applicationId : null)
 
 function answer(c: Context, accepted: Accepted) {
   if (accepted.replayed) c.header('idempotent-replayed', 'true')
@@ -129,12 +132,12 @@ export function messagesRoutes(deps: Deps) {
   return new OpenAPIHono<AppEnv>()
     .openapi(send, async (c) => {
       const body = c.req.valid('json')
-      const ctx = { applicationId: c.get('principal').applicationId, idempotency: idempotencyOf(c, body) }
+      const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c, body) }
       return answer(c, await sendMessage(deps, c.get('namespaceId'), body, ctx))
     })
     .openapi(batch, async (c) => {
       const body = c.req.valid('json')
-      const ctx = { applicationId: c.get('principal').applicationId, idempotency: idempotencyOf(c, body) }
+      const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c, body) }
       return answer(c, await sendMessages(deps, c.get('namespaceId'), body.messages, ctx))
     })
     .openapi(list, async (c) => c.json((await listMessages(deps, c.get('namespaceId'), c.req.valid('query'))) as never, 200))
