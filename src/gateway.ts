@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join, resolve } from 'node:path'
 import { type Config, publicUrl } from './config'
 import type { Deps } from './domain/deps'
+import { ensureSigningKey } from './domain/identity/signing-keys'
 import { reconcileNamespaces } from './domain/namespaces/reconcile'
 import type { Logger } from './lib/log'
 import { generateMasterKey, SecretBox } from './lib/secrets'
@@ -77,6 +78,14 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
         maxAttachmentBytes: config.messages.max_attachment_bytes,
         maxBatch: config.messages.max_batch,
         allowPrivateNetwork: config.security.allow_private_network,
+        tokenAlg: config.security.token_alg,
+        accessTokenTtlSeconds: config.security.access_token_ttl_seconds,
+        sessionTtlHours: config.security.session_ttl_hours,
+        namespaceRequestsPerSecond: config.limits.namespace_requests_per_second,
+        applicationRequestsPerSecond: config.limits.application_requests_per_second,
+        messagesPerDay: config.limits.messages_per_day,
+        messagesPerMonth: config.limits.messages_per_month,
+        loginAttemptsPerMinute: config.limits.login_attempts_per_minute,
       },
       fetch: createGuardedFetch({
         allowPrivateNetwork: config.security.allow_private_network,
@@ -84,6 +93,7 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
         maxResponseBytes: MAX_PROVIDER_RESPONSE_BYTES,
       }),
     }
+    await ensureSigningKey(deps, config.security.token_alg)
     if (config.namespaces.length > 0) {
       const report = await reconcileNamespaces(deps, config.namespaces)
       if (report.created.length + report.updated.length > 0) opts.log.info('config reconciled', { ...report })

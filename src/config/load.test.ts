@@ -161,7 +161,7 @@ describe('environment overrides', () => {
     })
     expect(config.engine.batch_size).toBe(50)
     expect(config.engine.enabled).toBe(false)
-    expect(config.security).toEqual({ master_key: MASTER_KEY, allow_private_network: true })
+    expect(config.security).toMatchObject({ master_key: MASTER_KEY, allow_private_network: true })
     expect(config.server.trusted_proxies).toEqual(['10.0.0.0/8', '192.168.1.1'])
     expect(config.database.auth_token).toBe('tok')
   })

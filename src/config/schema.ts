@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { adminSchema, limitsSchema, mailSchema, namespaceQuotasSchema, tokenSettings } from './identity-schema'
 import { declaredWebhookSchema, webhooksSchema } from './webhooks-schema'
 import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, isWellFormedApiKey, SLUG_PATTERN } from '../lib/formats'
 
@@ -135,6 +136,7 @@ const securitySchema = z.strictObject({
     .refine(isBase64Key32, 'must be base64 decoding to exactly 32 bytes (generate one with: openssl rand -base64 32)')
     .optional(),
   allow_private_network: z.boolean().default(false),
+  ...tokenSettings,
 })
 
 const engineSchema = z
@@ -258,6 +260,7 @@ const namespaceSchema = z.strictObject({
   channels: z.array(channelSchema).superRefine(uniqueBy('name', 'channel name')).prefault([]),
   applications: z.array(applicationSchema).superRefine(uniqueBy('name', 'application name')).prefault([]),
   webhooks: z.array(declaredWebhookSchema).superRefine(uniqueBy('url', 'webhook url')).prefault([]),
+  quotas: namespaceQuotasSchema.optional(),
 })
 
 /** The whole configuration file; every section is optional and filled with defaults. */
@@ -270,6 +273,9 @@ export const configSchema = z.strictObject({
   log: logSchema.prefault({}),
   smtp: smtpSchema.prefault({}),
   webhooks: webhooksSchema.prefault({}),
+  admin: adminSchema.prefault({}),
+  mail: mailSchema.prefault({}),
+  limits: limitsSchema.prefault({}),
   namespaces: z.array(namespaceSchema).superRefine(uniqueBy('slug', 'namespace slug')).prefault([]),
 })
 

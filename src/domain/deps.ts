@@ -7,6 +7,20 @@ export interface DomainLimits {
   maxAttachmentBytes: number
   maxBatch: number
   allowPrivateNetwork: boolean
+  tokenAlg: 'ES256' | 'EdDSA'
+  accessTokenTtlSeconds: number
+  sessionTtlHours: number
+  /** 0 = no limit. */
+  namespaceRequestsPerSecond: number
+  applicationRequestsPerSecond: number
+  messagesPerDay: number
+  messagesPerMonth: number
+  loginAttemptsPerMinute: number
+}
+
+/** The instance's own outgoing mail (password resets, invitations). */
+export interface Mailer {
+  send(mail: { to: string; subject: string; text: string; html?: string }): Promise<void>
 }
 
 /**
@@ -22,6 +36,8 @@ export interface Deps {
   /** fetch through the outbound-URL guard, for connectors. */
   fetch: GuardedFetch
   now?: () => number
+  /** Null when `[mail] smtp_url` is not set: features that need mail say so. */
+  mailer?: Mailer | null
   /** Called after new work is committed, so the dispatcher need not wait for its next poll. */
   signalWork?: () => void
 }
