@@ -204,12 +204,12 @@ describe('smtp listener: inbound mail', () => {
     expect(await answer(`MAIL FROM:<${BOB}> SIZE=20000`, /^\d{3} /m)).toStartWith('552 ')
   })
 
-  test('an address claimed by terminals in two namespaces goes to the oldest one', async () => {
+  test('an address another namespace already receives at cannot be claimed (409), so its mail stays put', async () => {
     await start()
     const other = await gw.tenant('globex')
     const otherCall = (method: string, path: string, body?: unknown) => gw.call(method, `/v1/namespaces/globex${path}`, other.key, body)
     await otherCall('POST', '/channels', { name: 'mail', type: 'smtp', config: { host: '127.0.0.1', port: sink.port } })
-    expect((await otherCall('POST', '/channels/mail/terminals', { address: SHOP })).status).toBe(201)
+    expect((await otherCall('POST', '/channels/mail/terminals', { address: SHOP.toUpperCase() })).status).toBe(409)
     await client().sendMail({ from: BOB, to: SHOP, text: 'who gets this?' })
     expect(await inbound()).toHaveLength(1)
     expect(((await (await otherCall('GET', '/messages?direction=inbound')).json()) as { data: unknown[] }).data).toEqual([])

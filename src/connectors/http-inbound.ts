@@ -9,7 +9,7 @@
  *   the timestamp within 5 minutes of the gateway's clock (replays of old requests are refused);
  * - `Authorization: Bearer <inbound_secret>` (a shared secret, for systems that cannot sign).
  *
- * Body: `{"messages": [{"from", "to"?, "id"?, "content": {…}, "metadata"?}],
+ * Body: `{"messages": [{"from", "to"?, "id", "content": {…}, "metadata"?}],
  *         "statuses": [{"id", "status": "sent"|"delivered"|"read"|"failed", "error_code"?, "error_message"?, "timestamp"?}]}`
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
@@ -27,7 +27,8 @@ const inboundBodySchema = z.strictObject({
       z.strictObject({
         from: z.string().min(1).max(512),
         to: z.string().min(1).max(512).optional(),
-        id: z.string().min(1).max(255).optional(),
+        // Required: it makes a replayed request (within the signature window) store nothing twice.
+        id: z.string().min(1).max(255),
         content: contentSchema,
         metadata: z.record(z.string(), z.string().max(1024)).optional(),
       }),

@@ -29,6 +29,7 @@ export const errors = {
   badRequest: appError('bad_request', 400, 'Bad request'),
   unauthorized: appError('unauthorized', 401, 'Missing or invalid credentials'),
   forbidden: appError('insufficient_scope', 403, 'The credential lacks the scope this route needs'),
+  scopeNotHeld: appError('scope_not_held', 403, 'A credential cannot be given a scope its creator does not hold'),
   notFound: appError('not_found', 404, 'Not found'),
   namespaceNotFound: appError('namespace_not_found', 404, 'Namespace not found'),
   channelNotFound: appError('channel_not_found', 404, 'Channel not found'),
@@ -36,7 +37,9 @@ export const errors = {
   messageNotFound: appError('message_not_found', 404, 'Message not found'),
   applicationNotFound: appError('application_not_found', 404, 'Application not found'),
   apiKeyNotFound: appError('api_key_not_found', 404, 'API key not found'),
+  clientNotFound: appError('client_not_found', 404, 'OAuth client not found'),
   webhookNotFound: appError('webhook_not_found', 404, 'Webhook not found'),
+  webhookDisabled: appError('webhook_disabled', 409, 'The webhook is disabled'),
   deliveryNotFound: appError('delivery_not_found', 404, 'Webhook delivery not found'),
   suppressionNotFound: appError('suppression_not_found', 404, 'Recipient is not suppressed'),
   conflict: appError('conflict', 409, 'Conflict'),
@@ -50,11 +53,38 @@ export const errors = {
     422,
     'This Idempotency-Key was used with a different request body',
   ),
+  // Limits: request rate (token bucket) and message quotas; both answer with Retry-After.
+  rateLimited: appError('rate_limited', 429, 'Too many requests'),
+  quotaExceeded: appError('quota_exceeded', 429, 'Message quota exceeded'),
   internal: appError('internal_error', 500, 'Internal server error'),
   notReady: appError('not_ready', 503, 'Not ready'),
+  // People: sessions, members, invitations, the instance's own mail.
+  invalidCredentials: appError('invalid_credentials', 401, 'Invalid email or password'),
+  tooManyAttempts: appError('too_many_attempts', 429, 'Too many attempts; try again later'),
+  invalidToken: appError('invalid_token', 400, 'The link is invalid, expired or already used'),
+  userRequired: appError('user_required', 403, 'This route is for a signed-in user, not an application'),
+  instanceAdminRequired: appError('instance_admin_required', 403, 'Only an instance admin can do this'),
+  ownerRequired: appError('owner_required', 403, 'Only an owner of the namespace can do this'),
+  lastOwner: appError('last_owner', 409, 'A namespace keeps at least one owner'),
+  alreadyMember: appError('already_member', 409, 'The user is already a member of the namespace'),
+  userNotFound: appError('user_not_found', 404, 'User not found'),
+  memberNotFound: appError('member_not_found', 404, 'Member not found'),
+  invitationNotFound: appError('invitation_not_found', 404, 'Invitation not found'),
+  mailNotConfigured: appError('mail_not_configured', 503, 'The instance cannot send mail ([mail] smtp_url is not set)'),
+  mailFailed: appError('mail_failed', 502, 'The mail server refused or did not answer'),
 }
 
 /** A 422 naming one field. */
 export function invalidField(field: string, message: string): AppError {
   return errors.validation(`${field}: ${message}`, [{ field, message }])
+}
+
+/** An error that tells the client when to try again: answered with `Retry-After` (seconds). */
+export class RetryLaterError extends AppError {
+  constructor(
+    base: AppError,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(base.code, base.status, base.title, base.detail, base.errors)
+  }
 }

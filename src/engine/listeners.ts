@@ -19,6 +19,8 @@ const RESCAN_MS = 5000
 
 export class InboundListeners {
   private readonly running = new Map<string, { listener: Listener; version: number }>()
+  /** Channels whose connector declined to listen (webhook mode), by config version: not asked again. */
+  private readonly declined = new Map<string, number>()
   private timer: ReturnType<typeof setInterval> | null = null
   private scanning: Promise<void> | null = null
 
@@ -63,7 +65,8 @@ export class InboundListeners {
       }
     }
     for (const channel of wanted.values()) {
-      if (!this.running.has(channel.id)) await this.startOne(channel)
+      if (this.running.has(channel.id) || this.declined.get(channel.id) === channel.updatedAt) continue
+      await this.startOne(channel)
     }
   }
 
@@ -88,8 +91,12 @@ export class InboundListeners {
       if (listener) {
         this.running.set(channel.id, { listener, version: channel.updatedAt })
         this.log.info('listener started', { channel_id: channel.id, type: channel.type })
+      } else {
+        this.declined.set(channel.id, channel.updatedAt)
       }
     } catch (error) {
+      // Logged once per config version, not every rescan.
+      this.declined.set(channel.id, channel.updatedAt)
       this.log.error('listener failed to start', { channel_id: channel.id, error: String(error) })
     }
   }

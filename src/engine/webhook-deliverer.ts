@@ -38,12 +38,15 @@ export class WebhookDeliverer {
   private readonly loop: ClaimLoop<Delivery>
   /** Per-endpoint token buckets for `rate_limit` (deliveries per second). Per instance. */
   private readonly nextSlot = new Map<string, number>()
+  /** Longer than two timeouts: an attempt never outlives its lease. */
+  private readonly leaseMs: number
 
   constructor(
     private readonly deps: Deps,
     private readonly opts: DelivererOptions,
     log: Logger,
   ) {
+    this.leaseMs = opts.timeoutMs * 2 + 5000
     this.loop = new ClaimLoop<Delivery>(
       {
         name: 'webhook deliverer',
@@ -55,10 +58,10 @@ export class WebhookDeliverer {
           claimDueDeliveries(
             deps.store,
             this.owner,
-            { limit, perEndpoint: opts.perEndpointConcurrency, leaseMs: opts.timeoutMs * 2 + 5000 },
+            { limit, perEndpoint: opts.perEndpointConcurrency, leaseMs: this.leaseMs },
             Date.now(),
           ),
-        process: (delivery, signal) => this.deliver(delivery, signal),
+        process: (delivery, signal) => this.deliverSafely(delivery, signal),
         release: (delivery) => completeDelivery(deps.store, this.owner, delivery, null, { kind: 'released' }, Date.now()).then(() => {}),
       },
       log,
@@ -77,13 +80,33 @@ export class WebhookDeliverer {
     return this.loop.stop()
   }
 
+  /** Whatever breaks before an answer (a secret that no longer opens) still counts as an attempt. */
+  private async deliverSafely(delivery: Delivery, signal: AbortSignal): Promise<void> {
+    try {
+      await this.deliver(delivery, signal)
+    } catch (error) {
+      if (this.loop.released(signal)) return
+      const at = Date.now()
+      const attempt = { statusCode: null, latencyMs: 0, response: null, error: `internal: ${error instanceof Error ? error.message : String(error)}` }
+      await completeDelivery(this.deps.store, this.owner, delivery, attempt, this.outcome(delivery, null, null, undefined, at), at)
+    }
+  }
+
   private async deliver(delivery: Delivery, signal: AbortSignal): Promise<void> {
     const endpoint = await loadEndpoint(this.deps.store, delivery.webhookId)
     if (!endpoint || !endpoint.enabled) {
       await completeDelivery(this.deps.store, this.owner, delivery, null, { kind: 'released' }, Date.now())
       return
     }
-    if (endpoint.rateLimit) await this.waitForSlot(endpoint.id, endpoint.rateLimit)
+    if (endpoint.rateLimit) {
+      const slot = this.takeSlot(endpoint.id, endpoint.rateLimit)
+      // A wait longer than the lease allows goes back to the queue, due at its slot.
+      if (slot - Date.now() > this.leaseMs - this.opts.timeoutMs * 2) {
+        await completeDelivery(this.deps.store, this.owner, delivery, null, { kind: 'deferred', nextAttemptAt: slot }, Date.now())
+        return
+      }
+      if (slot > Date.now()) await Bun.sleep(slot - Date.now())
+    }
     const sealed = openSecrets(this.deps, endpoint)
     const started = Date.now()
     const headers = {
@@ -124,10 +147,11 @@ export class WebhookDeliverer {
     return { kind: 'retry', nextAttemptAt: at + delay }
   }
 
-  private async waitForSlot(webhookId: string, perSecond: number): Promise<void> {
+  /** The time this endpoint's next delivery may start (a token bucket of one per 1/rate s). */
+  private takeSlot(webhookId: string, perSecond: number): number {
     const now = Date.now()
     const slot = Math.max(now, this.nextSlot.get(webhookId) ?? now)
     this.nextSlot.set(webhookId, slot + 1000 / perSecond)
-    if (slot > now) await Bun.sleep(slot - now)
+    return slot
   }
 }

@@ -80,22 +80,22 @@ describe('inbound messages', () => {
     const res = await gw.app.request(`/inbound/${channelId}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` },
-      body: JSON.stringify({ messages: [{ from: 'x', content: { text: 'hi' } }] }),
+      body: JSON.stringify({ messages: [{ from: 'x', id: 'in-1', content: { text: 'hi' } }] }),
     })
     expect(res.status).toBe(200)
     expect(await inbound()).toHaveLength(1)
   })
 
   test.each([
-    ['a wrong secret', () => signed({ messages: [{ from: 'x', content: { text: 'hi' } }] }, { secret: 'not-the-secret-at-all!!' })],
-    ['a stale timestamp', () => signed({ messages: [{ from: 'x', content: { text: 'hi' } }] }, { timestamp: Math.floor(Date.now() / 1000) - 3600 })],
+    ['a wrong secret', () => signed({ messages: [{ from: 'x', id: 'in-1', content: { text: 'hi' } }] }, { secret: 'not-the-secret-at-all!!' })],
+    ['a stale timestamp', () => signed({ messages: [{ from: 'x', id: 'in-1', content: { text: 'hi' } }] }, { timestamp: Math.floor(Date.now() / 1000) - 3600 })],
     [
       'no signature',
       () =>
         gw.app.request(`/inbound/${channelId}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ messages: [{ from: 'x', content: { text: 'hi' } }] }),
+          body: JSON.stringify({ messages: [{ from: 'x', id: 'in-1', content: { text: 'hi' } }] }),
         }),
     ],
   ])('%s is refused with 403 problem+json and nothing is stored', async (_, send) => {
@@ -104,6 +104,12 @@ describe('inbound messages', () => {
     expect(res.headers.get('content-type')).toStartWith('application/problem+json')
     expect(((await res.json()) as { code: string }).code).toBe('callback_rejected')
     expect(await inbound()).toHaveLength(0)
+  })
+
+  test('a message without an id is refused: a replayed request must not store it twice', async () => {
+    const res = await signed({ messages: [{ from: 'x', content: { text: 'hi' } }] })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { detail: string }).detail).toContain('messages.0.id')
   })
 
   test('a malformed body is 400 naming the field; an unknown channel is 404', async () => {

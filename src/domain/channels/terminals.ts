@@ -1,7 +1,7 @@
 /** Terminals: addresses owned on a channel (a sender number, a From email, a bot). */
-import { and, asc, eq, ne, or } from 'drizzle-orm'
+import { and, asc, eq, ne, or, sql } from 'drizzle-orm'
 import { newId } from '../../lib/ids'
-import { terminals } from '../../store/schema'
+import { channels, terminals } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
@@ -33,6 +33,17 @@ export async function insertTerminal(tx: Db, namespaceId: string, channelId: str
   const existing = await tx.select().from(terminals).where(eq(terminals.channelId, channelId))
   if (existing.some((t) => t.address === input.address)) {
     throw errors.conflict(`terminal "${input.address}" already exists on this channel`)
+  }
+  // An inbound e-mail address belongs to one namespace: whoever claimed it first receives its
+  // mail, so a second tenant must not be able to claim it (and read another's mail).
+  const [channel] = await tx.select({ type: channels.type }).from(channels).where(eq(channels.id, channelId))
+  if (channel?.type === 'smtp') {
+    const claimed = await tx
+      .select({ namespaceId: terminals.namespaceId })
+      .from(terminals)
+      .innerJoin(channels, eq(channels.id, terminals.channelId))
+      .where(and(eq(channels.type, 'smtp'), sql`lower(${terminals.address}) = ${input.address.toLowerCase()}`, ne(terminals.namespaceId, namespaceId)))
+    if (claimed[0]) throw errors.conflict(`the e-mail address "${input.address}" belongs to another namespace`)
   }
   const isDefault = input.default ?? existing.length === 0
   if (isDefault) await tx.update(terminals).set({ isDefault: false }).where(eq(terminals.channelId, channelId))

@@ -106,7 +106,7 @@ async function insertInbound(tx: Db, channel: Channel, message: InboundMessage, 
   if (intent === 'stop') {
     await suppress(tx, channel.namespaceId, { channelType: channel.type, recipient: message.from, reason: 'opt-out', detail: message.content.text?.trim() }, at)
   } else if (intent === 'start') {
-    await unsuppress(tx, channel.namespaceId, channel.type, message.from)
+    await unsuppress(tx, channel.namespaceId, channel.type, message.from, 'opt-out')
   }
   return id
 }

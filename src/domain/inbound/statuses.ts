@@ -17,6 +17,13 @@ export async function applyStatus(tx: Db, message: Message, update: StatusUpdate
     .from(messageEvents)
     .where(and(eq(messageEvents.messageId, message.id), eq(messageEvents.status, update.status)))
   if (seen[0]) return
+  // A provider's clock may run ahead: an event never claims to be from the future.
+  const occurredAt = Math.min(update.at ?? at, at)
+  const current = RANK[message.status]
+  const forward =
+    update.status === 'failed'
+      ? current !== undefined && current <= RANK.sent!
+      : current !== undefined && RANK[update.status]! > current
   const event = {
     namespaceId: message.namespaceId,
     messageId: message.id,
@@ -25,16 +32,15 @@ export async function applyStatus(tx: Db, message: Message, update: StatusUpdate
     errorCode: update.errorCode ?? null,
     errorMessage: update.errorMessage ?? null,
     errorClass: update.status === 'failed' ? 'permanent' : null,
-    createdAt: update.at ?? at,
+    createdAt: occurredAt,
   }
-  await appendEvents(tx, [event], [{ ...message, providerMessageId: update.providerMessageId }])
-  const current = RANK[message.status]
-  const forward =
-    update.status === 'failed'
-      ? current !== undefined && current <= RANK.sent!
-      : current !== undefined && RANK[update.status]! > current
-  if (!forward) return
-  await tx
+  // A report that does not move the message (a late `sent`, a `failed` after `delivered`) is
+  // history only: recorded, but not announced to webhooks as the message's new state.
+  if (!forward) {
+    await appendEvents(tx, [event])
+    return
+  }
+  const [updated] = await tx
     .update(messages)
     .set({
       status: update.status,
@@ -44,6 +50,8 @@ export async function applyStatus(tx: Db, message: Message, update: StatusUpdate
         : {}),
     })
     .where(eq(messages.id, message.id))
+    .returning()
+  await appendEvents(tx, [event], [updated!])
 }
 
 /** Applies the reports that arrived before the send was recorded, then forgets them. */

@@ -114,7 +114,8 @@ export async function completeAttempt(
       events.push({ ...base, status: 'failed', ...errorFields(outcome.error), errorClass: outcome.error.class })
       break
     case 'released':
-      update = { status: 'queued', nextAttemptAt: at }
+      // Handed back unfinished (shutdown): the attempt does not count against max_attempts.
+      update = { status: 'queued', nextAttemptAt: at, attempts: sql`${messages.attempts} - 1` as unknown as number }
       events.push({ ...base, status: 'queued', errorCode: 'shutdown', errorMessage: 'released at shutdown' })
       break
   }

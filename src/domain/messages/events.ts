@@ -32,6 +32,7 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
         attempt: r.attempt ?? null,
         error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
       }))
-    await emitMessageEvents(tx, message, changes, rows[0]!.createdAt)
+    // Deliveries are due from now, whatever time the event itself carries.
+    await emitMessageEvents(tx, message, changes, Date.now())
   }
 }

@@ -3,6 +3,7 @@
  * (hard bounces, complaints, opt-outs, manual entries). Sends to them fail at once.
  */
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm'
+import { connectorTypes } from '../../connectors/registry'
 import { suppressions } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
@@ -52,7 +53,14 @@ export async function suppress(
     .onConflictDoNothing()
 }
 
-export async function unsuppress(tx: Db, namespaceId: string, channelType: string, recipient: string): Promise<boolean> {
+/** Removes an entry; with `onlyReason`, only an entry of that reason (START lifts an opt-out, not a bounce). */
+export async function unsuppress(
+  tx: Db,
+  namespaceId: string,
+  channelType: string,
+  recipient: string,
+  onlyReason?: SuppressionReason,
+): Promise<boolean> {
   const rows = await tx
     .delete(suppressions)
     .where(
@@ -60,6 +68,7 @@ export async function unsuppress(tx: Db, namespaceId: string, channelType: strin
         eq(suppressions.namespaceId, namespaceId),
         eq(suppressions.channelType, channelType),
         eq(suppressions.recipient, normalizeRecipient(recipient)),
+        ...(onlyReason ? [eq(suppressions.reason, onlyReason)] : []),
       ),
     )
     .returning({ recipient: suppressions.recipient })
@@ -120,6 +129,9 @@ export async function addSuppression(
   namespaceId: string,
   input: { channel_type: string; recipient: string; detail?: string },
 ) {
+  if (!connectorTypes().includes(input.channel_type)) {
+    throw invalidField('channel_type', `unknown channel type "${input.channel_type}" (known: ${connectorTypes().join(', ')})`)
+  }
   const at = now(deps)
   await deps.store.write((tx) =>
     suppress(tx, namespaceId, { channelType: input.channel_type, recipient: input.recipient, reason: 'manual', detail: input.detail }, at),

@@ -75,23 +75,32 @@ export async function listDeliveries(deps: Deps, namespaceId: string, webhookId:
   }
 }
 
+/** A retry or recovery only makes sense for an endpoint that receives. */
+async function enabledWebhook(deps: Deps, namespaceId: string, webhookId: string) {
+  const hook = await getWebhook(deps, namespaceId, webhookId)
+  if (!hook.enabled) throw errors.webhookDisabled(`webhook "${webhookId}" is disabled (${hook.disabledReason}); enable it first`)
+  return hook
+}
+
 /** Sends one delivery again now, whatever its state (a replay keeps its webhook-id). */
 export async function retryDelivery(deps: Deps, namespaceId: string, webhookId: string, deliveryId: string) {
+  await enabledWebhook(deps, namespaceId, webhookId)
   const at = now(deps)
-  const [row] = await deps.store.write((tx) =>
-    tx
+  const row = await deps.store.write(async (tx) => {
+    const [current] = await tx
+      .select()
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.namespaceId, namespaceId), eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.id, deliveryId)))
+    if (!current) throw errors.deliveryNotFound(`delivery "${deliveryId}" does not exist`)
+    // An attempt in flight keeps its lease: clearing it would send the delivery twice at once.
+    if (current.leaseUntil !== null && current.leaseUntil > at) throw errors.conflict('this delivery is being attempted right now')
+    const [updated] = await tx
       .update(webhookDeliveries)
-      .set({ status: 'pending', nextAttemptAt: at, leaseOwner: null, leaseUntil: null, updatedAt: at })
-      .where(
-        and(
-          eq(webhookDeliveries.namespaceId, namespaceId),
-          eq(webhookDeliveries.webhookId, webhookId),
-          eq(webhookDeliveries.id, deliveryId),
-        ),
-      )
-      .returning(),
-  )
-  if (!row) throw errors.deliveryNotFound(`delivery "${deliveryId}" does not exist`)
+      .set({ status: 'pending', nextAttemptAt: at, updatedAt: at })
+      .where(eq(webhookDeliveries.id, current.id))
+      .returning()
+    return updated!
+  })
   deps.signalWork?.()
   return deliveryView(row)
 }
@@ -100,7 +109,7 @@ export async function retryDelivery(deps: Deps, namespaceId: string, webhookId: 
 export async function recoverDeliveries(deps: Deps, namespaceId: string, webhookId: string, since: string) {
   const from = Date.parse(since)
   if (Number.isNaN(from)) throw invalidField('since', 'must be an RFC 3339 date-time')
-  await getWebhook(deps, namespaceId, webhookId)
+  await enabledWebhook(deps, namespaceId, webhookId)
   const at = now(deps)
   const rows = await deps.store.write((tx) =>
     tx

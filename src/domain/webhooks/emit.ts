@@ -2,7 +2,7 @@
  * Namespace events: written as webhook deliveries (the outbox) in the same transaction as the
  * change that raised them. With no matching endpoint, an event costs one cached lookup.
  */
-import { eq, inArray } from 'drizzle-orm'
+import { and, eq, inArray } from 'drizzle-orm'
 import { newId } from '../../lib/ids'
 import { TtlCache } from '../../lib/ttl-cache'
 import { channels, namespaces, terminals, webhookDeliveries, webhooks } from '../../store/schema'
@@ -46,6 +46,10 @@ async function namespaceSlug(tx: Db, namespaceId: string): Promise<string> {
   return slug
 }
 
+function matches(s: Subscriber, type: string, channelId: string | undefined): boolean {
+  return (s.all || s.types.has(type)) && (s.channelIds.size === 0 || (channelId !== undefined && s.channelIds.has(channelId)))
+}
+
 export interface NamespaceEvent {
   type: EventType
   id: string
@@ -60,12 +64,18 @@ export async function emitEvents(tx: Db, namespaceId: string, events: NamespaceE
   if (events.length === 0) return
   const subs = await subscribers(tx, namespaceId)
   if (subs.length === 0) return
+  const wanted = events.map((event) => ({ event, matching: subs.filter((s) => matches(s, event.type, event.channelId)) }))
+  const ids = [...new Set(wanted.flatMap((w) => w.matching.map((s) => s.id)))]
+  if (ids.length === 0) return
+  // The cache may be a second old (another instance deleted or disabled an endpoint): only
+  // endpoints that exist and are enabled in this transaction get a delivery.
+  const live = new Set(
+    (await tx.select({ id: webhooks.id }).from(webhooks).where(and(inArray(webhooks.id, ids), eq(webhooks.enabled, true)))).map((r) => r.id),
+  )
   const slug = await namespaceSlug(tx, namespaceId)
   const rows: (typeof webhookDeliveries.$inferInsert)[] = []
-  for (const event of events) {
-    const matching = subs.filter(
-      (s) => (s.all || s.types.has(event.type)) && (s.channelIds.size === 0 || (event.channelId !== undefined && s.channelIds.has(event.channelId))),
-    )
+  for (const { event, matching: all } of wanted) {
+    const matching = all.filter((s) => live.has(s.id))
     if (matching.length === 0) continue
     const payload = encodePayload({ type: event.type, id: event.id, timestamp: new Date(event.at).toISOString(), namespace: slug, data: event.data })
     for (const sub of matching) {
@@ -108,7 +118,8 @@ export async function emitMessageEvents(tx: Db, message: Message, changes: Messa
   const typed = changes.filter((c) => (MESSAGE_EVENT_TYPES as readonly string[]).includes(`message.${c.status}`))
   if (typed.length === 0) return
   const subs = await subscribers(tx, message.namespaceId)
-  if (subs.length === 0) return
+  // The payload costs queries: build it only when some endpoint wants one of these events.
+  if (!subs.some((s) => typed.some((c) => matches(s, `message.${c.status}`, message.channelId)))) return
   const data = await messagePayload(tx, message)
   await emitEvents(
     tx,
@@ -127,11 +138,20 @@ export async function emitMessageEvents(tx: Db, message: Message, changes: Messa
   )
 }
 
+const channelInfo = new TtlCache<{ id: string; name: string; type: string } | null>(5000)
+const terminalInfo = new TtlCache<{ id: string; address: string } | null>(5000)
+
 async function messagePayload(tx: Db, m: Message) {
-  const [channel] = await tx.select({ id: channels.id, name: channels.name, type: channels.type }).from(channels).where(eq(channels.id, m.channelId))
-  const [terminal] = m.terminalId
-    ? await tx.select({ id: terminals.id, address: terminals.address }).from(terminals).where(inArray(terminals.id, [m.terminalId]))
-    : []
+  let channel = channelInfo.get(m.channelId)
+  if (channel === undefined) {
+    channel = (await tx.select({ id: channels.id, name: channels.name, type: channels.type }).from(channels).where(eq(channels.id, m.channelId)))[0] ?? null
+    channelInfo.set(m.channelId, channel)
+  }
+  let terminal = m.terminalId ? terminalInfo.get(m.terminalId) : null
+  if (terminal === undefined && m.terminalId) {
+    terminal = (await tx.select({ id: terminals.id, address: terminals.address }).from(terminals).where(eq(terminals.id, m.terminalId)))[0] ?? null
+    terminalInfo.set(m.terminalId, terminal)
+  }
   return {
     id: m.id,
     direction: m.direction,

@@ -125,12 +125,13 @@ export async function getWebhook(deps: Pick<Deps, 'store'>, namespaceId: string,
 }
 
 export async function updateWebhook(deps: Deps, namespaceId: string, id: string, patch: Partial<WebhookInput>) {
-  const current = await getWebhook(deps, namespaceId, id)
   const channelIds = await checkInput(deps, namespaceId, patch)
-  const sealed = openSecrets(deps, current)
   const at = now(deps)
-  const [row] = await deps.store.tx((tx) =>
-    tx
+  // Read and write in one transaction: a concurrent rotation's new secret is never lost.
+  const row = await deps.store.tx(async (tx) => {
+    const current = await getWebhook(deps, namespaceId, id, tx)
+    const sealed = openSecrets(deps, current)
+    const [updated] = await tx
       .update(webhooks)
       .set({
         ...(patch.url !== undefined ? { url: patch.url } : {}),
@@ -143,11 +144,12 @@ export async function updateWebhook(deps: Deps, namespaceId: string, id: string,
         ...(patch.enabled !== undefined ? { enabled: patch.enabled, disabledReason: patch.enabled ? null : 'disabled by a user', failingSince: null } : {}),
         updatedAt: at,
       })
-      .where(and(eq(webhooks.namespaceId, namespaceId), eq(webhooks.id, id)))
-      .returning(),
-  )
+      .where(and(eq(webhooks.namespaceId, namespaceId), eq(webhooks.id, current.id)))
+      .returning()
+    return updated!
+  })
   invalidateWebhookCache()
-  return row!
+  return row
 }
 
 export async function deleteWebhook(deps: Deps, namespaceId: string, id: string) {

@@ -7,7 +7,7 @@
 import { and, eq } from 'drizzle-orm'
 import type { NamespaceConfig } from '../../config'
 import { newId } from '../../lib/ids'
-import { checkUrlSyntax, UrlRejectedError } from '../../lib/url-guard'
+import { checkUrlSyntax, maskUrl, UrlRejectedError } from '../../lib/url-guard'
 import { channels, webhooks } from '../../store/schema'
 import type { Db } from '../../store/store'
 import type { Deps } from '../deps'
@@ -54,7 +54,7 @@ export async function reconcileWebhooks(deps: Deps, tx: Db, namespaceId: string,
         createdAt: at,
         updatedAt: at,
       })
-      changes.push(`created webhook ${decl.url}`)
+      changes.push(`created webhook ${maskUrl(decl.url)}`)
       continue
     }
     const sealed = openSecrets(deps, existing)
@@ -76,7 +76,7 @@ export async function reconcileWebhooks(deps: Deps, tx: Db, namespaceId: string,
       .update(webhooks)
       .set({ description: decl.description ?? '', eventTypes, channelIds, secretsEnc: deps.box.sealJson(next, existing.id), updatedAt: at })
       .where(eq(webhooks.id, existing.id))
-    changes.push(`updated webhook ${decl.url}`)
+    changes.push(`updated webhook ${maskUrl(decl.url)}`)
   }
   if (changes.length > 0) invalidateWebhookCache()
   return changes

@@ -61,6 +61,8 @@ export type DeliveryOutcome =
   /** The endpoint is gone (410) or has failed for too long: disable it. */
   | { kind: 'disable'; reason: string }
   | { kind: 'released' }
+  /** Not attempted yet (rate limit): due again at `nextAttemptAt`, no attempt used up. */
+  | { kind: 'deferred'; nextAttemptAt: number }
 
 /** Records one attempt and its outcome, if `owner` still holds the delivery's lease. */
 export async function completeDelivery(
@@ -72,18 +74,21 @@ export async function completeDelivery(
   at: number,
 ): Promise<boolean> {
   return store.write(async (tx) => {
-    const status = outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' || outcome.kind === 'released' ? 'pending' : 'failed'
+    const requeued = outcome.kind === 'retry' || outcome.kind === 'released' || outcome.kind === 'deferred'
+    const status = outcome.kind === 'succeeded' ? 'succeeded' : requeued ? 'pending' : 'failed'
     const rows = await tx
       .update(webhookDeliveries)
       .set({
         status,
-        nextAttemptAt: outcome.kind === 'retry' ? outcome.nextAttemptAt : outcome.kind === 'released' ? at : null,
+        nextAttemptAt: outcome.kind === 'retry' || outcome.kind === 'deferred' ? outcome.nextAttemptAt : outcome.kind === 'released' ? at : null,
+        // A release (shutdown, a disabled endpoint) or a deferral was no attempt: it must not use one up.
+        ...(outcome.kind === 'released' || outcome.kind === 'deferred' ? { attempts: sql`${webhookDeliveries.attempts} - 1` } : {}),
         leaseOwner: null,
         leaseUntil: null,
         ...(attempt ? { lastStatusCode: attempt.statusCode, lastError: attempt.error } : {}),
         updatedAt: at,
       })
-      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.leaseOwner, owner)))
+      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.leaseOwner, owner), eq(webhookDeliveries.attempts, delivery.attempts)))
       .returning({ id: webhookDeliveries.id })
     if (!rows[0]) return false
     if (attempt) {
