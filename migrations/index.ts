@@ -4,6 +4,7 @@ import m1 from './0001_api_key_lookup_not_unique.sql' with { type: 'text' }
 import m2 from './0002_inbound_suppressions.sql' with { type: 'text' }
 import m3 from './0003_webhooks.sql' with { type: 'text' }
 import m4 from './0004_identity.sql' with { type: 'text' }
+import m5 from './0005_webhook_pending_index.sql' with { type: 'text' }
 
 export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 0, tag: '0000_init', sql: m0 },
@@ -11,4 +12,5 @@ export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 2, tag: '0002_inbound_suppressions', sql: m2 },
   { idx: 3, tag: '0003_webhooks', sql: m3 },
   { idx: 4, tag: '0004_identity', sql: m4 },
+  { idx: 5, tag: '0005_webhook_pending_index', sql: m5 },
 ]

@@ -291,6 +291,10 @@ export const webhookDeliveries = sqliteTable(
   },
   (t) => [
     index('webhook_deliveries_hook').on(t.webhookId, t.id),
+    // The deliverer's per-endpoint ranking reads only this endpoint's due rows.
+    index('webhook_deliveries_pending')
+      .on(t.webhookId, t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
     index('webhook_deliveries_due')
       .on(t.nextAttemptAt)
       .where(sql`status = 'pending'`),

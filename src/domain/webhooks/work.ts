@@ -10,7 +10,12 @@ import type { Store } from '../../store/store'
 import { emitEvents, invalidateWebhookCache } from './emit'
 import type { Delivery } from './deliveries'
 
-/** Claims up to `limit` due deliveries, at most `perEndpoint` in flight per endpoint. */
+/**
+ * Claims up to `limit` due deliveries, at most `perEndpoint` in flight per endpoint, taking
+ * from each endpoint in turn (the oldest first) so one endpoint's backlog cannot crowd out the
+ * others. Every query reads the `webhook_deliveries_pending` index, so a large backlog costs
+ * little.
+ */
 export async function claimDueDeliveries(
   store: Store,
   owner: string,
@@ -18,31 +23,31 @@ export async function claimDueDeliveries(
   at: number,
 ): Promise<Delivery[]> {
   return store.tx(async (tx) => {
-    const due = (await tx.all(sql`
-      WITH inflight AS (
-        SELECT webhook_id, count(*) AS n FROM webhook_deliveries
-        WHERE status = 'pending' AND lease_until > ${at} GROUP BY webhook_id
-      ),
-      ranked AS (
-        SELECT d.id, d.webhook_id,
-          ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rn
-        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled = 1
-        WHERE d.status = 'pending' AND d.next_attempt_at <= ${at} AND (d.lease_until IS NULL OR d.lease_until <= ${at})
-      )
-      SELECT r.id FROM ranked r LEFT JOIN inflight i ON i.webhook_id = r.webhook_id
-      WHERE r.rn <= ${opts.perEndpoint} - COALESCE(i.n, 0)
-      ORDER BY r.rn, r.id
-      LIMIT ${opts.limit}`)) as { id: string }[]
-    if (due.length === 0) return []
+    const endpoints = (await tx.all(sql`
+      SELECT w.id AS id,
+        (SELECT count(*) FROM webhook_deliveries f
+          WHERE f.webhook_id = w.id AND f.status = 'pending' AND f.lease_until > ${at}) AS in_flight
+      FROM webhooks w
+      WHERE w.enabled = 1 AND EXISTS (
+        SELECT 1 FROM webhook_deliveries d
+        WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= ${at})`)) as { id: string; in_flight: number }[]
+    const picked: string[] = []
+    for (const endpoint of endpoints) {
+      const room = Math.min(opts.perEndpoint - endpoint.in_flight, opts.limit - picked.length)
+      if (room <= 0) continue
+      const due = (await tx.all(sql`
+        SELECT id FROM webhook_deliveries
+        WHERE webhook_id = ${endpoint.id} AND status = 'pending' AND next_attempt_at <= ${at}
+          AND (lease_until IS NULL OR lease_until <= ${at})
+        ORDER BY next_attempt_at, id LIMIT ${room}`)) as { id: string }[]
+      picked.push(...due.map((d) => d.id))
+      if (picked.length >= opts.limit) break
+    }
+    if (picked.length === 0) return []
     return tx
       .update(webhookDeliveries)
       .set({ leaseOwner: owner, leaseUntil: at + opts.leaseMs, attempts: sql`${webhookDeliveries.attempts} + 1`, updatedAt: at })
-      .where(
-        inArray(
-          webhookDeliveries.id,
-          due.map((d) => d.id),
-        ),
-      )
+      .where(inArray(webhookDeliveries.id, picked))
       .returning()
   })
 }
