@@ -8,8 +8,11 @@ import { dirname, join, resolve } from 'node:path'
 import { type Config, publicUrl } from './config'
 import type { Deps } from './domain/deps'
 import { ensureSigningKey } from './domain/identity/signing-keys'
+import { ensureInstanceAdmin } from './domain/identity/users'
+import { trustProxies } from './http/client-ip'
 import { reconcileNamespaces } from './domain/namespaces/reconcile'
 import type { Logger } from './lib/log'
+import { createMailer } from './lib/mailer'
 import { generateMasterKey, SecretBox } from './lib/secrets'
 import { createGuardedFetch } from './lib/url-guard'
 import { migrate } from './store/migrate'
@@ -92,8 +95,12 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
         defaultTimeoutMs: config.engine.send_timeout_ms,
         maxResponseBytes: MAX_PROVIDER_RESPONSE_BYTES,
       }),
+      mailer: createMailer(config.mail, opts.log),
     }
+    trustProxies(deps, config.server.trusted_proxies)
     await ensureSigningKey(deps, config.security.token_alg)
+    const admin = await ensureInstanceAdmin(deps, config.admin)
+    if (admin) opts.log.info('instance admin created from [admin]', { user_id: admin.id })
     if (config.namespaces.length > 0) {
       const report = await reconcileNamespaces(deps, config.namespaces)
       if (report.created.length + report.updated.length > 0) opts.log.info('config reconciled', { ...report })

@@ -1,9 +1,13 @@
 #!/usr/bin/env bun
 /** omnigate: the command line. Each command group lives in src/cli/. */
 import { Command, CommanderError } from 'commander'
+import { registerAdmin } from './cli/admin'
+import { registerAudit } from './cli/audit'
 import { registerChannels } from './cli/channels'
 import { registerConfig } from './cli/config'
 import { reportError } from './cli/context'
+import { registerKeysAndClients } from './cli/keys'
+import { registerMembers } from './cli/members'
 import { registerMessages } from './cli/messages'
 import { registerNamespaces } from './cli/namespaces'
 import { registerMigrate, registerServe } from './cli/serve'
@@ -23,10 +27,14 @@ registerServe(program)
 registerMigrate(program)
 registerConfig(program)
 registerNamespaces(program)
+registerAdmin(program)
+registerMembers(program)
 registerChannels(program)
 registerMessages(program)
 registerSuppressions(program)
 registerWebhooks(program)
+registerAudit(program)
+registerKeysAndClients(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -4,6 +4,7 @@
  * again once its lease runs out; at shutdown, unfinished work is released at once.
  */
 import { hostname } from 'node:os'
+import { and, eq, sql } from 'drizzle-orm'
 import { connectorTypes, getConnector } from '../connectors/registry'
 import { ConnectorError, type OutboundMessage } from '../connectors/types'
 import { openChannelConfig } from '../domain/channels'
@@ -17,11 +18,15 @@ import {
   completeAttempt,
   loadSendTarget,
 } from '../domain/messages/dispatch'
+import { appendEvents } from '../domain/messages/events'
 import type { Message } from '../domain/messages/views'
 import { parseRecipient } from '../domain/messages/views'
 import { isSuppressed } from '../domain/suppressions'
 import type { Logger } from '../lib/log'
+import { TokenBuckets } from '../lib/token-bucket'
 import { TtlCache } from '../lib/ttl-cache'
+import { messages } from '../store/schema'
+import type { Store } from '../store/store'
 import { USER_AGENT } from '../version'
 import { backoffDelay } from './backoff'
 import { ClaimLoop } from './claim-loop'
@@ -41,6 +46,15 @@ export interface DispatcherOptions {
 
 /** A channel's decrypted config is reused for this long; an edit takes effect within it. */
 const TARGET_CACHE_TTL_MS = 2000
+/**
+ * Longest a claimed message waits for its channel's next send slot while holding a worker;
+ * one that would wait longer is handed back, due at its slot, so slow channels don't fill
+ * every worker.
+ */
+const MAX_RATE_WAIT_MS = 1000
+
+/** Not sent yet: the channel's send rate has no slot for it now; due again at `until`. */
+type Deferral = { kind: 'deferred'; until: number }
 
 type Target = NonNullable<Awaited<ReturnType<typeof loadSendTarget>>> & {
   config: Record<string, unknown>
@@ -52,12 +66,19 @@ export class Dispatcher {
   readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
   private readonly targets = new TtlCache<Target | null>(TARGET_CACHE_TTL_MS)
   private readonly loop: ClaimLoop<Message>
+  /** Per-channel send rate (`channels.rate_limit`), in this process: one slot every 1/rate s. */
+  private readonly sendRates = new TokenBuckets(10_000)
+  /** Where the next message handed back for a channel's rate is due, so a backlog spreads over slots. */
+  private readonly deferredUntil = new Map<string, number>()
+  private readonly maxRateWaitMs: number
 
   constructor(
     private readonly deps: Deps,
     private readonly opts: DispatcherOptions,
     private readonly log: Logger,
   ) {
+    // The wait and the send must both fit in the lease, or another instance could claim the message.
+    this.maxRateWaitMs = Math.max(0, Math.min(MAX_RATE_WAIT_MS, Math.floor((opts.leaseMs - opts.sendTimeoutMs) / 2)))
     const release = (message: Message) => completeAttempt(deps.store, this.owner, message, { kind: 'released' }, Date.now()).then(() => {})
     this.loop = new ClaimLoop<Message>(
       {
@@ -111,7 +132,7 @@ export class Dispatcher {
   }
 
   private async process(message: Message, signal: AbortSignal): Promise<void> {
-    let outcome: AttemptOutcome
+    let outcome: AttemptOutcome | Deferral
     try {
       outcome = await this.attempt(message, signal)
     } catch (error) {
@@ -120,6 +141,11 @@ export class Dispatcher {
       outcome = this.classify(message, { maxAttempts: null, maxAgeSeconds: null }, error)
     }
     if (this.loop.released(signal)) return
+    if (outcome.kind === 'deferred') {
+      const rate = (await this.target(message))?.channel.rateLimit
+      await deferMessage(this.deps.store, this.owner, message, outcome.until, `waiting for the channel's send rate (${rate}/s)`, Date.now())
+      return
+    }
     const recorded = await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
     if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
     else if (outcome.kind === 'failed') {
@@ -127,7 +153,7 @@ export class Dispatcher {
     }
   }
 
-  private async attempt(message: Message, signal: AbortSignal): Promise<AttemptOutcome> {
+  private async attempt(message: Message, signal: AbortSignal): Promise<AttemptOutcome | Deferral> {
     const target = await this.target(message)
     const connector = target && getConnector(target.channel.type)
     if (!target || !connector) {
@@ -153,6 +179,13 @@ export class Dispatcher {
       createdAt: message.createdAt,
       attempt: message.attempts,
     }
+    const rate = target.channel.rateLimit
+    if (rate !== null && rate > 0) {
+      const slot = this.sendSlot(target.channel.id, rate)
+      if (slot.kind === 'deferred') return slot
+      if (slot.waitMs > 0) await abortableSleep(slot.waitMs, signal)
+      if (signal.aborted) return { kind: 'released' }
+    }
     // The attempt is abandoned after send_timeout_ms; the signal cancels the provider request, so
     // no second request for the message can start while the first is still open.
     const timeout = AbortSignal.timeout(this.opts.sendTimeoutMs)
@@ -174,6 +207,20 @@ export class Dispatcher {
     } catch (error) {
       return this.classify(message, target.channel, error)
     }
+  }
+
+  /**
+   * Reserves the channel's next send slot: wait for it when it is near, else hand the message
+   * back due at a later slot (each handed-back message gets its own, one interval apart).
+   */
+  private sendSlot(channelId: string, rate: number): { kind: 'now'; waitMs: number } | Deferral {
+    const at = Date.now()
+    const bucket = this.sendRates.get(channelId, rate, 1, at)
+    const waitMs = bucket.reserve(at, this.maxRateWaitMs)
+    if (waitMs !== null) return { kind: 'now', waitMs }
+    const until = Math.max(this.deferredUntil.get(channelId) ?? 0, at + bucket.waitFor(at))
+    this.deferredUntil.set(channelId, until + Math.ceil(1000 / rate))
+    return { kind: 'deferred', until }
   }
 
   private classify(
@@ -202,6 +249,36 @@ export class Dispatcher {
     }
     return { kind: 'retry', error: attemptError, nextAttemptAt: at + delay }
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
+}
+
+/**
+ * Hands a claimed message back unsent, due at `until`, without counting the claim as an
+ * attempt; the history notes why (a `queued` event, not raised as a webhook event).
+ */
+async function deferMessage(store: Store, owner: string, message: Message, until: number, reason: string, at: number): Promise<boolean> {
+  return store.write(async (tx) => {
+    const rows = await tx
+      .update(messages)
+      .set({ status: 'queued', nextAttemptAt: until, attempts: sql`${messages.attempts} - 1`, leaseOwner: null, leaseUntil: null, updatedAt: at })
+      .where(and(eq(messages.id, message.id), eq(messages.leaseOwner, owner), eq(messages.attempts, message.attempts)))
+      .returning()
+    if (!rows[0]) return false
+    const event = { namespaceId: message.namespaceId, messageId: message.id, status: 'queued', errorCode: 'channel_rate_limited', errorMessage: reason, createdAt: at }
+    await appendEvents(tx, [event], rows)
+    return true
+  })
 }
 
 /** Settles when the send does, or rejects as a transient timeout once the signal aborts. */

@@ -12,12 +12,20 @@ import { VERSION } from '../version'
 import type { AppEnv } from './env'
 import { bearerAuth, namespaceGuard } from './middleware/auth'
 import { errorHandler, notFoundHandler } from './middleware/errors'
+import { auditTrail } from './middleware/audit'
 import { requireJsonBody } from './middleware/json-body'
+import { rateLimit } from './middleware/rate-limit'
+import { appsRoutes } from './routes/apps'
+import { auditRoutes } from './routes/audit'
+import { authRoutes } from './routes/auth'
 import { channelsRoutes } from './routes/channels'
 import { docsRoutes } from './routes/docs'
 import { healthRoutes } from './routes/health'
 import { inboundRoutes } from './routes/inbound'
+import { membersRoutes } from './routes/members'
 import { messagesRoutes } from './routes/messages'
+import { namespacesAdminRoutes } from './routes/namespaces-admin'
+import { oauthRoutes, wellKnownRoutes } from './routes/oauth'
 import { suppressionsRoutes } from './routes/suppressions'
 import { unsubscribeRoutes } from './routes/unsubscribe'
 import { eventTypesRoutes } from './routes/event-types'
@@ -41,6 +49,8 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.onError(errorHandler(opts.log))
   app.notFound(notFoundHandler)
   app.use(requestId())
+  // Ahead of the /v1 bearer check: logging in is how a person gets a credential.
+  app.route('/v1/auth', authRoutes(deps))
   app.use(
     '/v1/*',
     // Who is asking comes first: an anonymous client learns nothing, not even a size limit.
@@ -54,6 +64,8 @@ export function createApp(deps: Deps, opts: AppOptions) {
     requireJsonBody(),
   )
   app.use('/v1/namespaces/:ns/*', namespaceGuard(deps))
+  // After the guard: limits are per namespace; the audit trail sees the final answer.
+  app.use('/v1/*', rateLimit(deps), auditTrail(deps, { log: opts.log }))
   app.use(
     '/inbound/*',
     bodyLimit({
@@ -70,9 +82,16 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.route('/v1/namespaces/:ns/channels', channelsRoutes(deps))
   app.route('/v1/namespaces/:ns/suppressions', suppressionsRoutes(deps))
   app.route('/v1/namespaces/:ns/webhooks', webhooksRoutes(deps))
+  app.route('/v1/namespaces/:ns/audit', auditRoutes(deps))
+  app.route('/v1/namespaces/:ns/apps', appsRoutes(deps))
+  app.route('/v1/namespaces/:ns', membersRoutes(deps))
+  app.route('/v1/namespaces', namespacesAdminRoutes(deps))
   app.route('/v1/event-types', eventTypesRoutes())
   app.route('/inbound', inboundRoutes(deps))
   app.route('/unsubscribe', unsubscribeRoutes(deps))
+  // RFC 6749 and RFC 7517 endpoints: outside /v1, no bearer token.
+  app.route('/oauth', oauthRoutes(deps))
+  app.route('/.well-known', wellKnownRoutes(deps))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' })
   app.doc31('/openapi.json', {

@@ -86,6 +86,9 @@ export const channelSchema = z
     config: z.record(z.string(), z.unknown()).openapi({ description: 'Secret values are masked' }),
     max_attempts: z.number().int().nullable(),
     max_age_seconds: z.number().int().nullable(),
+    rate_limit: z.number().int().nullable().openapi({ description: 'Messages per second the dispatcher sends at most' }),
+    capabilities: z.array(z.string()),
+    inbound_url: z.string().nullable().openapi({ description: 'Where the provider sends callbacks' }),
     created_at: z.string(),
     updated_at: z.string(),
   })

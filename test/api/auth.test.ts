@@ -6,6 +6,8 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { createApiKey, revokeApiKey } from '../../src/domain/identity/api-keys'
+import { createApplication } from '../../src/domain/identity/applications'
+import { createClient } from '../../src/domain/identity/clients'
 import { ALL_SCOPES, type Scope } from '../../src/domain/identity/scopes'
 import { apiKeys, namespaces } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
@@ -54,6 +56,24 @@ const ROUTE_SCOPES: Record<string, Scope> = {
   'GET /v1/namespaces/{ns}/webhooks/{id}/deliveries': 'webhooks:read',
   'POST /v1/namespaces/{ns}/webhooks/{id}/deliveries/{delivery_id}/retry': 'webhooks:write',
   'POST /v1/namespaces/{ns}/webhooks/{id}/recover': 'webhooks:write',
+  'GET /v1/namespaces/{ns}/apps': 'apps:read',
+  'POST /v1/namespaces/{ns}/apps': 'apps:write',
+  'GET /v1/namespaces/{ns}/apps/{app}': 'apps:read',
+  'PATCH /v1/namespaces/{ns}/apps/{app}': 'apps:write',
+  'DELETE /v1/namespaces/{ns}/apps/{app}': 'apps:write',
+  'GET /v1/namespaces/{ns}/apps/{app}/keys': 'apps:read',
+  'POST /v1/namespaces/{ns}/apps/{app}/keys': 'apps:write',
+  'DELETE /v1/namespaces/{ns}/apps/{app}/keys/{key_id}': 'apps:write',
+  'GET /v1/namespaces/{ns}/apps/{app}/clients': 'apps:read',
+  'POST /v1/namespaces/{ns}/apps/{app}/clients': 'apps:write',
+  'DELETE /v1/namespaces/{ns}/apps/{app}/clients/{client_id}': 'apps:write',
+  'GET /v1/namespaces/{ns}/audit': 'audit:read',
+  'GET /v1/namespaces/{ns}/members': 'members:read',
+  'PATCH /v1/namespaces/{ns}/members/{user_id}': 'members:write',
+  'DELETE /v1/namespaces/{ns}/members/{user_id}': 'members:write',
+  'POST /v1/namespaces/{ns}/invitations': 'members:write',
+  'GET /v1/namespaces/{ns}/invitations': 'members:read',
+  'DELETE /v1/namespaces/{ns}/invitations/{invitation_id}': 'members:write',
 }
 
 // One gateway for the whole file: the refusal scenarios never reach a handler, so they can share
@@ -72,6 +92,10 @@ const scheduled = await gw.call('POST', '/v1/namespaces/acme/messages', acme.key
   send_at: new Date(Date.now() + 3_600_000).toISOString(),
 })
 const messageId = ((await scheduled.json()) as { id: string }).id
+// An application of A for the apps routes: not the one whose key the tests use, since it may be deleted.
+const fixtureApp = await createApplication(gw.deps, acme.namespaceId, { name: 'fixture-app' })
+const fixtureKeyId = (await createApiKey(gw.deps, acme.namespaceId, { applicationId: fixtureApp.id })).key.id
+const fixtureClientId = (await createClient(gw.deps, acme.namespaceId, { applicationId: fixtureApp.id })).client.id
 
 /** What each path parameter is replaced with: namespace A's real resources. */
 const PARAMS: Record<string, string> = {
@@ -82,9 +106,14 @@ const PARAMS: Record<string, string> = {
   channel_type: 'sandbox',
   recipient: 'alice',
   delivery_id: 'whd_none',
+  app: 'fixture-app',
+  key_id: fixtureKeyId,
+  client_id: fixtureClientId,
+  user_id: 'usr_none',
+  invitation_id: 'inv_none',
 }
 /** Ids of A's data that must never show up in an answer to someone else. */
-const A_SECRETS = [acme.namespaceId, channelId, messageId]
+const A_SECRETS = [acme.namespaceId, channelId, messageId, fixtureApp.id, fixtureKeyId, fixtureClientId]
 
 const keys = new Map<string, string>()
 /** An API key of a namespace with exactly these scopes (made once, then reused). */

@@ -63,6 +63,7 @@ describe('creating channels', () => {
       inbound_url: null,
       max_attempts: null,
       max_age_seconds: null,
+      rate_limit: null,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     })

@@ -47,6 +47,8 @@ export function testConfig(dir: string, overrides: Record<string, any> = {}): Co
     database: { url: `file:${join(dir, 'omnigate.db')}`, ...overrides.database },
     security: { master_key: generateMasterKey(), allow_private_network: true, ...overrides.security },
     engine: { ...FAST_ENGINE, ...overrides.engine },
+    // Request rate limits are off unless a test turns them on: suites fire requests in bursts.
+    limits: { namespace_requests_per_second: 0, ...overrides.limits },
   })
 }
 

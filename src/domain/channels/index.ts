@@ -25,6 +25,8 @@ export interface ChannelInput {
   status?: 'active' | 'paused'
   max_attempts?: number | null
   max_age_seconds?: number | null
+  /** Messages per second the dispatcher sends at most through the channel; null = no limit. */
+  rate_limit?: number | null
 }
 
 /** The channel's config with secret values masked (and URLs cut to their origin): never a secret. */
@@ -61,6 +63,7 @@ export function channelView(deps: Pick<Deps, 'box' | 'publicUrl'>, channel: Chan
     inbound_url: connector?.parseInbound ? `${deps.publicUrl}/inbound/${channel.id}` : null,
     max_attempts: channel.maxAttempts,
     max_age_seconds: channel.maxAgeSeconds,
+    rate_limit: channel.rateLimit,
     created_at: new Date(channel.createdAt).toISOString(),
     updated_at: new Date(channel.updatedAt).toISOString(),
   }
@@ -121,7 +124,7 @@ export async function insertChannel(
     status: input.status ?? 'active',
     maxAttempts: input.max_attempts ?? null,
     maxAgeSeconds: input.max_age_seconds ?? null,
-    rateLimit: null,
+    rateLimit: input.rate_limit ?? null,
     createdAt: at,
     updatedAt: at,
   }
@@ -168,6 +171,7 @@ export async function updateChannel(deps: Deps, namespaceId: string, ref: string
         ...(patch.status ? { status: patch.status } : {}),
         ...(patch.max_attempts !== undefined ? { maxAttempts: patch.max_attempts } : {}),
         ...(patch.max_age_seconds !== undefined ? { maxAgeSeconds: patch.max_age_seconds } : {}),
+        ...(patch.rate_limit !== undefined ? { rateLimit: patch.rate_limit } : {}),
         updatedAt: now(deps),
       })
       .where(and(eq(channels.id, current.id), eq(channels.namespaceId, namespaceId)))

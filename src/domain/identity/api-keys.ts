@@ -47,6 +47,23 @@ function checkScopes(scopes: string[]): Scope[] {
   return scopes as Scope[]
 }
 
+/**
+ * The scopes a new credential gets: those asked for (all the creator holds when none are), each
+ * known (422) and held by the creator (403 naming it), so no credential can mint a stronger one.
+ */
+export function grantScopes(requested: string[] | undefined, held: ReadonlySet<Scope> = new Set(ALL_SCOPES)): Scope[] {
+  if (requested === undefined) return ALL_SCOPES.filter((s) => held.has(s))
+  const scopes = checkScopes(requested)
+  scopes.forEach((scope, i) => {
+    if (!held.has(scope)) {
+      throw errors.scopeNotHeld(`scopes.${i}: you do not hold the scope "${scope}", so you cannot grant it`, [
+        { field: `scopes.${i}`, message: `not held by the caller: "${scope}"` },
+      ])
+    }
+  })
+  return [...new Set(scopes)]
+}
+
 export interface NewApiKey {
   applicationId: string
   name?: string
@@ -54,6 +71,8 @@ export interface NewApiKey {
   expiresAt?: number | null
   /** A key chosen by the operator (config reconcile); generated when absent. */
   key?: string
+  /** The creator's scopes: the most the key may get (the API); every scope when absent (CLI, config). */
+  grantable?: ReadonlySet<Scope>
 }
 
 /** Inserts an API key inside an open transaction; returns the row and the secret (shown once). */
@@ -74,7 +93,7 @@ export async function insertApiKey(tx: Db, namespaceId: string, input: NewApiKey
     name: input.name ?? '',
     lookup: apiKeyLookup(secret),
     hash: hashKey(secret).toString('hex'),
-    scopes: checkScopes(input.scopes ?? [...ALL_SCOPES]),
+    scopes: grantScopes(input.scopes, input.grantable),
     expiresAt: input.expiresAt ?? null,
     revokedAt: null,
     lastUsedAt: null,
@@ -88,21 +107,38 @@ export async function createApiKey(deps: Deps, namespaceId: string, input: NewAp
   return deps.store.tx((tx) => insertApiKey(tx, namespaceId, input, now(deps)))
 }
 
-export async function listApiKeys(deps: Deps, namespaceId: string): Promise<ApiKey[]> {
-  return deps.store.read.select().from(apiKeys).where(eq(apiKeys.namespaceId, namespaceId)).orderBy(desc(apiKeys.id))
+/** A namespace's keys, newest first; only one application's when `applicationId` is given. */
+export async function listApiKeys(deps: Deps, namespaceId: string, applicationId?: string): Promise<ApiKey[]> {
+  return deps.store.read
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.namespaceId, namespaceId), applicationId ? eq(apiKeys.applicationId, applicationId) : undefined))
+    .orderBy(desc(apiKeys.id))
 }
 
-export async function revokeApiKey(deps: Deps, namespaceId: string, keyId: string): Promise<ApiKey> {
+/**
+ * Revokes a key (of one application when `applicationId` is given); it stops working at once in
+ * this process and within a second elsewhere. Revoking a revoked key keeps its first revocation time.
+ */
+export async function revokeApiKey(deps: Deps, namespaceId: string, keyId: string, applicationId?: string): Promise<ApiKey> {
   return deps.store.tx(async (tx) => {
-    const rows = await tx
-      .update(apiKeys)
-      .set({ revokedAt: now(deps) })
-      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.namespaceId, namespaceId)))
-      .returning()
-    if (!rows[0]) throw errors.apiKeyNotFound(`API key "${keyId}" does not exist`)
+    const where = and(
+      eq(apiKeys.id, keyId),
+      eq(apiKeys.namespaceId, namespaceId),
+      applicationId ? eq(apiKeys.applicationId, applicationId) : undefined,
+    )
+    const [current] = await tx.select().from(apiKeys).where(where)
+    if (!current) throw errors.apiKeyNotFound(`API key "${keyId}" does not exist`)
+    if (current.revokedAt !== null) return current
+    const rows = await tx.update(apiKeys).set({ revokedAt: now(deps) }).where(where).returning()
     authCache.clear()
-    return rows[0]
+    return rows[0]!
   })
+}
+
+/** Forgets every cached key verification (an application was deleted). */
+export function invalidateApiKeyCache(): void {
+  authCache.clear()
 }
 
 /** The stored key with exactly this secret, if any (config reconcile). */

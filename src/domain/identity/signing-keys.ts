@@ -19,9 +19,16 @@ export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000
 const KEY_CACHE_TTL_MS = 5000
 
 type KeyRow = typeof signingKeys.$inferSelect
-const cache = new TtlCache<KeyRow[]>(KEY_CACHE_TTL_MS)
+/** Per store: two gateways in one process (tests, the CLI beside a server) never share keys. */
+const caches = new WeakMap<object, TtlCache<KeyRow[]>>()
+function cacheOf(deps: Deps): TtlCache<KeyRow[]> {
+  let cache = caches.get(deps.store)
+  if (!cache) caches.set(deps.store, (cache = new TtlCache<KeyRow[]>(KEY_CACHE_TTL_MS)))
+  return cache
+}
 
 async function liveKeys(deps: Deps): Promise<KeyRow[]> {
+  const cache = cacheOf(deps)
   const hit = cache.get('keys')
   if (hit) return hit
   const at = now(deps)
@@ -44,7 +51,7 @@ export async function ensureSigningKey(deps: Deps, alg: TokenAlg = 'ES256'): Pro
     const active = await tx.select({ id: signingKeys.id }).from(signingKeys).where(eq(signingKeys.status, 'active'))
     if (active.length === 0) await tx.insert(signingKeys).values(await newKeyRow(deps, alg, at))
   })
-  cache.clear()
+  cacheOf(deps).clear()
 }
 
 /** A new active key; the previous ones verify for `overlapMs` more, then are deleted. */
@@ -58,7 +65,7 @@ export async function rotateSigningKeys(deps: Deps, alg: TokenAlg = 'ES256', ove
     await tx.update(signingKeys).set({ status: 'retiring', retireAt: at + overlapMs }).where(eq(signingKeys.status, 'active'))
     await tx.insert(signingKeys).values(row)
   })
-  cache.clear()
+  cacheOf(deps).clear()
   return { kid: row.id, alg }
 }
 

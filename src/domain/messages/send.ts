@@ -13,6 +13,7 @@ import type { Db } from '../../store/store'
 import { resolveChannel } from '../channels/resolve'
 import { type Deps, now } from '../deps'
 import { type FieldError, errors } from '../errors'
+import { countAcceptedMessages } from '../identity/quotas'
 import { emitMessageEvents } from '../webhooks/emit'
 import type { SendMessageInput } from './input'
 import type { Message } from './views'
@@ -193,6 +194,8 @@ async function accept(
           .delete(idempotencyKeys)
           .where(and(eq(idempotencyKeys.namespaceId, namespaceId), eq(idempotencyKeys.key, idem.key)))
       }
+      // Counted in the same write as the rows, so the quota holds exactly under concurrency.
+      await countAcceptedMessages(deps, tx, namespaceId, rows.length, at)
       await tx.insert(messages).values(rows)
       for (const row of rows) {
         if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)

@@ -14,6 +14,7 @@ import { type Deps, now } from '../deps'
 import { findApiKeyBySecret, insertApiKey, setApiKeyScopes } from '../identity/api-keys'
 import { ALL_SCOPES } from '../identity/scopes'
 import { insertApplication } from '../identity/applications'
+import { invalidateLimitsCache, quotaSettings } from '../identity/quotas'
 import { reconcileWebhooks } from '../webhooks/reconcile'
 import { insertNamespace } from './index'
 
@@ -60,6 +61,13 @@ export async function reconcileNamespaces(deps: Deps, declared: readonly Namespa
       if (!ns) {
         ns = await insertNamespace(tx, { slug: decl.slug, name: decl.name }, at)
         report.created.push(`namespace ${decl.slug}`)
+      }
+      if (decl.quotas && JSON.stringify(quotaSettings(ns.settings)) !== JSON.stringify(quotaSettings({ quotas: decl.quotas }))) {
+        // Declared quotas replace the stored ones whole; without a declaration they are left alone.
+        const settings = { ...ns.settings, quotas: quotaSettings({ quotas: decl.quotas }) }
+        await tx.update(namespaces).set({ settings, updatedAt: at }).where(eq(namespaces.id, ns.id))
+        ns = { ...ns, settings }
+        report.updated.push(`quotas ${decl.slug}`)
       }
       for (const [j, ch] of decl.channels.entries()) {
         const path = `namespaces[${i}].channels[${j}]`
@@ -135,5 +143,6 @@ export async function reconcileNamespaces(deps: Deps, declared: readonly Namespa
     }
   })
   invalidateChannelCache()
+  invalidateLimitsCache()
   return report
 }

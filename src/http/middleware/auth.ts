@@ -4,9 +4,11 @@
  * other namespace exists.
  */
 import type { MiddlewareHandler } from 'hono'
+import { getCookie } from 'hono/cookie'
 import type { Deps } from '../../domain/deps'
 import { errors } from '../../domain/errors'
 import { authenticateBearer, namespaceAccess } from '../../domain/identity/authenticate'
+import { authenticateSessionCookie, SESSION_COOKIE } from '../../domain/identity/sessions'
 import { isScope, type Scope } from '../../domain/identity/scopes'
 import type { AppEnv } from '../env'
 
@@ -16,8 +18,16 @@ import type { AppEnv } from '../env'
  */
 export function bearerAuth(deps: Deps): MiddlewareHandler<AppEnv> {
   return async function bearerAuthMiddleware(c, next) {
-    const header = c.req.header('authorization') ?? ''
-    const match = /^Bearer\s+(\S+)$/i.exec(header)
+    const header = c.req.header('authorization')
+    // The portal's session cookie, only when no Authorization header says otherwise.
+    const cookie = header === undefined ? getCookie(c, SESSION_COOKIE) : undefined
+    if (cookie !== undefined) {
+      const user = await authenticateSessionCookie(deps, cookie)
+      if (!user) throw errors.unauthorized('the session is unknown, expired or logged out; log in again')
+      c.set('principal', user)
+      return next()
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '')
     if (!match) throw errors.unauthorized('send an API key or access token as "Authorization: Bearer …"')
     const principal = await authenticateBearer(deps, match[1]!)
     if (!principal) throw errors.unauthorized('the credential is unknown, revoked or expired')

@@ -7,7 +7,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { InboundError } from '../../connectors/types'
-import { AppError, errors } from '../../domain/errors'
+import { AppError, errors, RetryLaterError } from '../../domain/errors'
 import type { Logger } from '../../lib/log'
 
 export function problem(c: Context, error: AppError): Response {
@@ -22,6 +22,8 @@ export function problem(c: Context, error: AppError): Response {
   }
   return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
     'content-type': 'application/problem+json',
+    // Errors that say when to come back (rate_limited, quota_exceeded) say it in the header too.
+    ...(error instanceof RetryLaterError ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
   })
 }
 

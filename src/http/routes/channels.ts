@@ -14,6 +14,7 @@ const channelCreateSchema = z.strictObject({
   status: z.enum(['active', 'paused']).optional(),
   max_attempts: z.int().min(1).max(100).nullable().optional(),
   max_age_seconds: z.int().min(1).nullable().optional(),
+  rate_limit: z.int().min(1).max(10_000).nullable().optional().openapi({ description: 'Messages per second sent through the channel at most (per instance); null = no limit' }),
 })
 const channelPatchSchema = channelCreateSchema.omit({ name: true, type: true })
 const terminalCreateSchema = z.strictObject({

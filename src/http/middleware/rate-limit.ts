@@ -1,0 +1,95 @@
+/**
+ * Request rate limits: a token bucket per namespace and one per application, in this process's
+ * memory (several instances each allow the full rate). Refused requests get 429 `rate_limited`
+ * with `Retry-After`; every answer of a limited request carries the IETF `RateLimit-Limit`,
+ * `RateLimit-Remaining` and `RateLimit-Reset` headers of the policy closest to running out.
+ * On the hot path: limits come from a 5 s cache, so no request reads the store.
+ */
+import type { Context, MiddlewareHandler } from 'hono'
+import { type Deps, now } from '../../domain/deps'
+import { errors, RetryLaterError } from '../../domain/errors'
+import { applicationRequestLimit, namespaceLimits } from '../../domain/identity/quotas'
+import { TokenBuckets } from '../../lib/token-bucket'
+import type { AppEnv } from '../env'
+import { problem } from './errors'
+
+interface Policy {
+  subject: string
+  limit: number
+  bucket: ReturnType<TokenBuckets['get']>
+}
+
+const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000))
+
+/** Sets `Retry-After` on answers to errors that say when to come back (quota_exceeded, rate_limited). */
+function retryAfterHeader(c: Context<AppEnv>): void {
+  if (c.error instanceof RetryLaterError) answerHeaders(c).set('retry-after', String(c.error.retryAfterSeconds))
+}
+
+/** The answer's headers, made writable first if the answer came with frozen ones. */
+function answerHeaders(c: Context<AppEnv>): Headers {
+  try {
+    c.res.headers.set('x-omnigate-probe', '')
+    c.res.headers.delete('x-omnigate-probe')
+  } catch {
+    c.res = new Response(c.res.body, c.res)
+  }
+  return c.res.headers
+}
+
+/**
+ * Limits each namespace to its requests per second (`[limits] namespace_requests_per_second`
+ * or the namespace's `quotas.requests_per_second`) and each application to its `rate_limit`
+ * (or `[limits] application_requests_per_second`); 0 = no limit. Runs after the namespace guard.
+ * @example app.use('/v1/*', rateLimit(deps))
+ */
+export function rateLimit(deps: Deps): MiddlewareHandler<AppEnv> {
+  if (!deps?.limits) throw new Error('rateLimit needs the domain deps')
+  const buckets = new TokenBuckets()
+  return async function rateLimitMiddleware(c, next) {
+    const principal = c.get('principal')
+    const namespaceId = c.get('namespaceId') ?? (principal?.kind === 'application' ? principal.namespaceId : undefined)
+    if (!principal || !namespaceId) {
+      await next()
+      return retryAfterHeader(c)
+    }
+    const at = now(deps)
+    const policies: Policy[] = []
+    const nsLimit = (await namespaceLimits(deps, namespaceId)).requestsPerSecond
+    if (nsLimit > 0) {
+      policies.push({ subject: `namespace "${c.get('access')?.namespaceSlug ?? namespaceId}"`, limit: nsLimit, bucket: buckets.get(`ns:${namespaceId}`, nsLimit, nsLimit, at) })
+    }
+    if (principal.kind === 'application') {
+      const appLimit = await applicationRequestLimit(deps, namespaceId, principal.applicationId)
+      if (appLimit > 0) {
+        policies.push({ subject: `application ${principal.applicationId}`, limit: appLimit, bucket: buckets.get(`app:${principal.applicationId}`, appLimit, appLimit, at) })
+      }
+    }
+    if (policies.length === 0) {
+      await next()
+      return retryAfterHeader(c)
+    }
+    // All or nothing: a request refused by one bucket takes no token from the other.
+    const peeks = policies.map((p) => ({ policy: p, state: p.bucket.peek(at) }))
+    const refused = peeks.filter((p) => !p.state.ok).sort((a, b) => b.state.retryAfterMs - a.state.retryAfterMs)[0]
+    if (refused) {
+      const retry = Math.max(1, seconds(refused.state.retryAfterMs))
+      const detail = `${refused.policy.subject} may make ${refused.policy.limit} requests per second; retry in ${retry} s`
+      const res = problem(c, new RetryLaterError(errors.rateLimited(detail), retry))
+      res.headers.set('retry-after', String(retry))
+      setRateLimitHeaders(res.headers, refused.policy.limit, 0, refused.state.resetMs)
+      return res
+    }
+    const taken = policies.map((p) => ({ policy: p, state: p.bucket.take(at) }))
+    const tightest = taken.sort((a, b) => a.state.remaining / a.policy.limit - b.state.remaining / b.policy.limit)[0]!
+    await next()
+    retryAfterHeader(c)
+    setRateLimitHeaders(answerHeaders(c), tightest.policy.limit, tightest.state.remaining, tightest.state.resetMs)
+  }
+}
+
+function setRateLimitHeaders(headers: Headers, limit: number, remaining: number, resetMs: number): void {
+  headers.set('ratelimit-limit', String(limit))
+  headers.set('ratelimit-remaining', String(remaining))
+  headers.set('ratelimit-reset', String(seconds(resetMs)))
+}

@@ -1,0 +1,67 @@
+/**
+ * /v1/namespaces: the namespaces a caller can see (instance admins: all; users: theirs;
+ * applications: their own), and creating one (instance admins only).
+ */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import type { MiddlewareHandler } from 'hono'
+import type { Deps } from '../../domain/deps'
+import { errors } from '../../domain/errors'
+import { userNamespaces } from '../../domain/identity/members'
+import { createNamespace, getNamespace, listNamespaces, namespaceView } from '../../domain/namespaces'
+import type { AppEnv } from '../env'
+import { bodyProblems, commonProblems, conflictProblem, json, listOf } from '../schemas'
+
+const namespaceSchema = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    status: z.string(),
+    created_at: z.string(),
+    role: z.string().nullable().openapi({ description: "The caller's role; null for applications and admins who are not members" }),
+  })
+  .openapi('Namespace')
+const createSchema = z.strictObject({
+  slug: z.string().min(1).max(63).openapi({ example: 'acme' }),
+  name: z.string().min(1).max(200).optional(),
+})
+const tags = ['namespaces']
+type NamespaceItem = ReturnType<typeof namespaceView> & { role: string | null }
+
+const routes = {
+  list: createRoute({ method: 'get', path: '/', tags, summary: 'Namespaces the caller can see', responses: { 200: json(listOf(namespaceSchema), 'Namespaces'), 401: commonProblems[401] } }),
+  create: createRoute({ method: 'post', path: '/', tags, summary: 'Create a namespace (instance admins)', middleware: [requireInstanceAdmin()], request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } }, responses: { 201: json(namespaceSchema, 'Created'), 401: commonProblems[401], 403: commonProblems[403], ...bodyProblems, ...conflictProblem } }),
+}
+
+/**
+ * Only an instance admin (a signed-in user with the flag); anyone else gets 403.
+ * @example createRoute({ …, middleware: [requireInstanceAdmin()] })
+ */
+export function requireInstanceAdmin(): MiddlewareHandler<AppEnv> {
+  return async function requireInstanceAdminMiddleware(c, next) {
+    const principal = c.get('principal')
+    if (principal.kind !== 'user' || !principal.instanceAdmin) throw errors.instanceAdminRequired('only an instance admin can do this')
+    await next()
+  }
+}
+
+export function namespacesAdminRoutes(deps: Deps) {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(routes.list, async (c) => {
+      const principal = c.get('principal')
+      let data: NamespaceItem[]
+      if (principal.kind === 'application') {
+        data = [{ ...namespaceView(await getNamespace(deps, principal.namespaceId)), role: null }]
+      } else {
+        const mine = await userNamespaces(deps, principal.userId)
+        if (principal.instanceAdmin) {
+          const roles = new Map(mine.map((m) => [m.id, m.role]))
+          data = (await listNamespaces(deps)).map((ns) => ({ ...namespaceView(ns), role: roles.get(ns.id) ?? null }))
+        } else {
+          data = mine.map((m) => ({ id: m.id, slug: m.slug, name: m.name, status: m.status, created_at: new Date(m.createdAt).toISOString(), role: m.role }))
+        }
+      }
+      return c.json({ data, next_cursor: null }, 200)
+    })
+    .openapi(routes.create, async (c) => c.json({ ...namespaceView(await createNamespace(deps, c.req.valid('json'))), role: null }, 201))
+}
