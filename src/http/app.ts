@@ -10,6 +10,7 @@ import type { Logger } from '../lib/log'
 import { zodFieldErrors } from '../lib/zod-errors'
 import { VERSION } from '../version'
 import type { AppEnv } from './env'
+import { accessLog } from './middleware/access-log'
 import { bearerAuth, namespaceGuard } from './middleware/auth'
 import { errorHandler, notFoundHandler } from './middleware/errors'
 import { auditTrail } from './middleware/audit'
@@ -49,6 +50,7 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.onError(errorHandler(opts.log))
   app.notFound(notFoundHandler)
   app.use(requestId())
+  app.use(accessLog(opts.log))
   // Ahead of the /v1 bearer check: logging in is how a person gets a credential.
   app.route('/v1/auth', authRoutes(deps))
   app.use(

@@ -12,7 +12,7 @@ import { createNamespace } from '../../src/domain/namespaces'
 import { Engine } from '../../src/engine/engine'
 import { openGateway } from '../../src/gateway'
 import { createApp } from '../../src/http/app'
-import { silentLogger } from '../../src/lib/log'
+import { type Logger, silentLogger } from '../../src/lib/log'
 import { generateMasterKey } from '../../src/lib/secrets'
 import { tempDir } from './stores'
 
@@ -52,11 +52,12 @@ export function testConfig(dir: string, overrides: Record<string, any> = {}): Co
   })
 }
 
-export async function startTestGateway(overrides: Record<string, any> = {}): Promise<TestGateway> {
+export async function startTestGateway(overrides: Record<string, any> = {}, opts: { log?: Logger } = {}): Promise<TestGateway> {
+  const log = opts.log ?? silentLogger
   const tmp = tempDir()
   const config = testConfig(tmp.path, overrides)
-  const deps = await openGateway({ config, demo: false, log: silentLogger, migrate: true })
-  const app = createApp(deps, { bodyLimitBytes: config.server.body_limit_bytes, log: silentLogger })
+  const deps = await openGateway({ config, demo: false, log, migrate: true })
+  const app = createApp(deps, { bodyLimitBytes: config.server.body_limit_bytes, log })
   const engines: Engine[] = []
   return {
     dir: tmp.path,
@@ -64,7 +65,7 @@ export async function startTestGateway(overrides: Record<string, any> = {}): Pro
     deps,
     app,
     async startEngine(engineOverrides = {}) {
-      const engine = new Engine(deps, { ...config, engine: { ...config.engine, ...engineOverrides } }, silentLogger)
+      const engine = new Engine(deps, { ...config, engine: { ...config.engine, ...engineOverrides } }, log)
       await engine.start()
       engines.push(engine)
       return engine
