@@ -5,6 +5,7 @@ import m2 from './0002_inbound_suppressions.sql' with { type: 'text' }
 import m3 from './0003_webhooks.sql' with { type: 'text' }
 import m4 from './0004_identity.sql' with { type: 'text' }
 import m5 from './0005_webhook_pending_index.sql' with { type: 'text' }
+import m6 from './0006_analytics_provisioning.sql' with { type: 'text' }
 
 export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 0, tag: '0000_init', sql: m0 },
@@ -13,4 +14,5 @@ export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 3, tag: '0003_webhooks', sql: m3 },
   { idx: 4, tag: '0004_identity', sql: m4 },
   { idx: 5, tag: '0005_webhook_pending_index', sql: m5 },
+  { idx: 6, tag: '0006_analytics_provisioning', sql: m6 },
 ]

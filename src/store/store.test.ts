@@ -93,8 +93,8 @@ for (const driver of storeDrivers) {
         expect(await migrate(old, migrations.slice(0, 1))).toEqual(['0000_init'])
         const key = (id: string) => ({ id, namespaceId: 'ns_a', applicationId: 'app_a', lookup: 'samePrefix12', hash: id, scopes: [], createdAt: 1 })
         await old.tx(async (tx) => {
-          await tx.insert(namespaces).values(ns('a'))
           // Raw SQL: the drizzle schema describes the newest tables, not those of migration 0000.
+          await tx.run(sql`INSERT INTO namespaces (id, slug, name, created_at, updated_at) VALUES ('ns_a', 'a', 'a', 1, 1)`)
           await tx.run(sql`INSERT INTO applications (id, namespace_id, name, created_at, updated_at) VALUES ('app_a', 'ns_a', 'a', 1, 1)`)
           await tx.insert(apiKeys).values(key('key_1'))
         })

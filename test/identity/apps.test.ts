@@ -288,6 +288,8 @@ describe('isolation', () => {
     const refs = fc.oneof(fc.constant(app.id), fc.constant('target'), fc.string({ minLength: 1, maxLength: 30 }))
     await fc.assert(
       fc.asyncProperty(refs, fc.constantFrom('GET', 'PATCH', 'DELETE'), async (ref, method) => {
+        // "." and ".." are path segments URL parsing resolves away (…/apps/. is the list).
+        fc.pre(ref !== '.' && ref !== '..')
         const res = await call(method, `/v1/namespaces/umbrella/apps/${encodeURIComponent(ref)}`, method === 'PATCH' ? { description: 'x' } : undefined, umbrella.key)
         if (ref === 'test-app') return // umbrella's own application
         const text = await res.text()

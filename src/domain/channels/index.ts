@@ -125,6 +125,9 @@ export async function insertChannel(
     maxAttempts: input.max_attempts ?? null,
     maxAgeSeconds: input.max_age_seconds ?? null,
     rateLimit: input.rate_limit ?? null,
+    lastErrorCode: null,
+    lastErrorMessage: null,
+    lastErrorAt: null,
     createdAt: at,
     updatedAt: at,
   }

@@ -33,6 +33,9 @@ export async function insertNamespace(tx: Db, input: { slug: string; name?: stri
     name: input.name ?? input.slug,
     status: 'active',
     settings: {},
+    plan: null,
+    disabledAt: null,
+    purgeAfter: null,
     createdAt: at,
     updatedAt: at,
   }
