@@ -29,6 +29,7 @@ export const errors = {
   badRequest: appError('bad_request', 400, 'Bad request'),
   unauthorized: appError('unauthorized', 401, 'Missing or invalid credentials'),
   forbidden: appError('insufficient_scope', 403, 'The credential lacks the scope this route needs'),
+  forbiddenOrigin: appError('cross_origin_request', 403, 'Cross-origin request refused'),
   scopeNotHeld: appError('scope_not_held', 403, 'A credential cannot be given a scope its creator does not hold'),
   notFound: appError('not_found', 404, 'Not found'),
   namespaceNotFound: appError('namespace_not_found', 404, 'Namespace not found'),

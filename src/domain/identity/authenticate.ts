@@ -58,8 +58,10 @@ export async function namespaceAccess(deps: Deps, principal: Principal, ref: str
       .where(or(eq(namespaces.slug, ref), eq(namespaces.id, ref)))
     access = null
     if (row && (row.status === 'active' || principal.instanceAdmin)) {
-      if (row.role && isRole(row.role)) access = { namespaceId: row.id, namespaceSlug: row.slug, scopes: ROLE_SCOPES[row.role], role: row.role }
-      else if (principal.instanceAdmin) access = { namespaceId: row.id, namespaceSlug: row.slug, scopes: new Set(ALL_SCOPES), role: null }
+      const role = row.role && isRole(row.role) ? row.role : null
+      // An instance admin holds every scope everywhere, member or not; the role is only shown.
+      if (principal.instanceAdmin) access = { namespaceId: row.id, namespaceSlug: row.slug, scopes: new Set(ALL_SCOPES), role }
+      else if (role) access = { namespaceId: row.id, namespaceSlug: row.slug, scopes: ROLE_SCOPES[role], role }
     }
     accessCache.set(key, access)
   }

@@ -49,6 +49,7 @@ const newRefreshToken = () => REFRESH_PREFIX + randomBytes(32).toString('base64u
 
 export interface IssuedSession {
   sessionId: string
+  userId: string
   accessToken: string
   /** Seconds. */
   expiresIn: number
@@ -84,7 +85,7 @@ export async function login(deps: Deps, input: { email: string; password: string
   }
   await deps.store.tx((tx) => tx.insert(sessions).values(row))
   const token = await accessToken(deps, user.id, row.id)
-  return { sessionId: row.id, accessToken: token.token, expiresIn: token.expiresIn, refreshToken, sessionExpiresAt: row.expiresAt }
+  return { sessionId: row.id, userId: user.id, accessToken: token.token, expiresIn: token.expiresIn, refreshToken, sessionExpiresAt: row.expiresAt }
 }
 
 /** A live session's refresh token → a new access token and a new refresh token (the old one dies). */
@@ -104,7 +105,7 @@ export async function refreshSession(deps: Deps, refreshToken: string): Promise<
   if (!session) throw errors.unauthorized('the session is unknown, expired or logged out; log in again')
   cookieCache.clear()
   const token = await accessToken(deps, session.userId, session.id)
-  return { sessionId: session.id, accessToken: token.token, expiresIn: token.expiresIn, refreshToken: next, sessionExpiresAt: session.expiresAt }
+  return { sessionId: session.id, userId: session.userId, accessToken: token.token, expiresIn: token.expiresIn, refreshToken: next, sessionExpiresAt: session.expiresAt }
 }
 
 /** Logs a session out: its refresh token and every access token minted from it stop working. */

@@ -127,6 +127,8 @@ export async function createInstanceAdmin(deps: Deps, input: { email: string; na
     }
     const patch = { passwordHash, instanceAdmin: true, verified: true, disabled: false, updatedAt: at, ...(input.name ? { displayName: input.name } : {}) }
     await tx.update(users).set(patch).where(eq(users.id, existing.id))
+    // A new password logs out whoever held the old one.
+    await revokeUserSessions(tx, existing.id, at)
     return { user: { ...existing, ...patch }, created: false }
   })
 }
@@ -173,7 +175,12 @@ export { hashToken as hashOneTimeToken }
 export async function requestPasswordReset(deps: Deps, email: string): Promise<void> {
   const mailer = deps.mailer
   if (!mailer) throw errors.mailNotConfigured('password reset needs [mail] smtp_url')
-  const normalized = normalizeEmail(email)
+  // Everything after this point runs in the background: an existing address must not answer
+  // slower (a write, a mail) than an unknown one.
+  void sendPasswordReset(deps, mailer, normalizeEmail(email)).catch(() => {})
+}
+
+async function sendPasswordReset(deps: Deps, mailer: NonNullable<Deps['mailer']>, normalized: string): Promise<void> {
   const user = await findUserByEmail(deps, normalized)
   if (!user || user.disabled) return
   const { token, hash } = newOneTimeToken()
@@ -190,14 +197,20 @@ export async function requestPasswordReset(deps: Deps, email: string): Promise<v
     'If you did not ask for this, ignore this mail: your password stays as it is.',
   ].join('\n')
   // The mailer logs a failure; the requester sees 202 either way.
-  void mailer.send({ to: user.email, subject: 'Reset your omnigate password', text }).catch(() => {})
+  await mailer.send({ to: user.email, subject: 'Reset your omnigate password', text })
 }
 
 /** Sets a new password from a reset link (once, within the hour); logs out every session. */
 export async function confirmPasswordReset(deps: Deps, input: { token: string; password: string }): Promise<void> {
   checkPassword(input.password)
-  const passwordHash = await hashPassword(input.password)
   const at = now(deps)
+  // The token is checked before the (deliberately expensive) hash: a bogus link costs nothing.
+  const [valid] = await deps.store.read
+    .select({ id: passwordResets.id })
+    .from(passwordResets)
+    .where(and(eq(passwordResets.tokenHash, hashToken(input.token)), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, at)))
+  if (!valid) throw errors.invalidToken('the reset link is invalid, expired or already used', [{ field: 'token', message: 'is invalid, expired or already used' }])
+  const passwordHash = await hashPassword(input.password)
   await deps.store.tx(async (tx) => {
     const [reset] = await tx
       .select()

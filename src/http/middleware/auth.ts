@@ -12,6 +12,19 @@ import { authenticateSessionCookie, SESSION_COOKIE } from '../../domain/identity
 import { isScope, type Scope } from '../../domain/identity/scopes'
 import type { AppEnv } from '../env'
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** The browser says the request comes from our own origin (Sec-Fetch-Site, else Origin). */
+function sameOrigin(origin: string | undefined, fetchSite: string | undefined, publicUrl: string): boolean {
+  if (fetchSite !== undefined) return fetchSite === 'same-origin'
+  if (origin === undefined) return false
+  try {
+    return new URL(origin).origin === new URL(publicUrl).origin
+  } catch {
+    return false
+  }
+}
+
 /**
  * Bearer authentication: an API key, or an access token (OAuth client or user session).
  * @example app.use('/v1/*', bearerAuth(deps))
@@ -22,6 +35,11 @@ export function bearerAuth(deps: Deps): MiddlewareHandler<AppEnv> {
     // The portal's session cookie, only when no Authorization header says otherwise.
     const cookie = header === undefined ? getCookie(c, SESSION_COOKIE) : undefined
     if (cookie !== undefined) {
+      // A cookie rides along with any request the browser makes: a state-changing one must come
+      // from the gateway's own pages (CSRF), whatever its body or content type.
+      if (!SAFE_METHODS.has(c.req.method) && !sameOrigin(c.req.header('origin'), c.req.header('sec-fetch-site'), deps.publicUrl)) {
+        throw errors.forbiddenOrigin('a request authenticated by the session cookie must come from the gateway\'s own origin')
+      }
       const user = await authenticateSessionCookie(deps, cookie)
       if (!user) throw errors.unauthorized('the session is unknown, expired or logged out; log in again')
       c.set('principal', user)

@@ -10,6 +10,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { MiddlewareHandler } from 'hono'
 import { type Deps, now } from '../../domain/deps'
 import { errors } from '../../domain/errors'
+import { recordAudit } from '../../domain/audit'
 import { acceptInvitation } from '../../domain/identity/invitations'
 import { LoginLimiter } from '../../domain/identity/login-limiter'
 import { userNamespaces } from '../../domain/identity/members'
@@ -77,6 +78,18 @@ const userOnly: MiddlewareHandler<AppEnv> = async function userOnlyMiddleware(c,
   await next()
 }
 
+/** The auth routes sit outside the /v1 audit middleware: each records itself. */
+function audit(deps: Deps, c: Context<AppEnv>, action: string, user: { id: string } | null, namespaceId: string | null = null) {
+  return recordAudit(deps.store, {
+    namespaceId,
+    actor: { type: user ? 'user' : 'system', id: user?.id ?? null },
+    action: `${action} ${c.req.routePath}`,
+    resource: { type: 'user', id: user?.id ?? null },
+    ip: requestClientIp(c, deps),
+    at: now(deps),
+  })
+}
+
 export function authRoutes(deps: Deps) {
   const limiter = new LoginLimiter(deps.limits.loginAttemptsPerMinute)
   const secure = deps.publicUrl.startsWith('https:')
@@ -117,6 +130,7 @@ export function authRoutes(deps: Deps) {
       const ip = requestClientIp(c, deps)
       limit(c, [`login:account:${input.email.trim().toLowerCase()}`, `login:ip:${ip}`])
       const session = await login(deps, { ...input, ip, userAgent: c.req.header('user-agent') })
+      await audit(deps, c, 'POST', { id: session.userId })
       return issue(c, session, false)
     })
     .openapi(routes.refresh, async (c) => {
@@ -134,7 +148,10 @@ export function authRoutes(deps: Deps) {
       const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]
       const cookie = getCookie(c, SESSION_COOKIE)
       const principal = (bearer && (await authenticateUserToken(deps, bearer))) || (cookie && (await authenticateSessionCookie(deps, cookie))) || null
-      if (principal) await revokeSession(deps, principal.sessionId)
+      if (principal) {
+        await revokeSession(deps, principal.sessionId)
+        await audit(deps, c, 'POST', { id: principal.userId })
+      }
       clearCookie(c)
       return c.body(null, 204)
     })
@@ -150,6 +167,7 @@ export function authRoutes(deps: Deps) {
       limit(c, [`password:account:${principal.userId}`])
       const input = c.req.valid('json')
       await changePassword(deps, principal.userId, { current: input.current_password, next: input.new_password, keepSessionId: principal.sessionId })
+      await audit(deps, c, 'POST', { id: principal.userId })
       return c.body(null, 204)
     })
     .openapi(routes.reset, async (c) => {
@@ -160,11 +178,13 @@ export function authRoutes(deps: Deps) {
     })
     .openapi(routes.resetConfirm, async (c) => {
       await confirmPasswordReset(deps, c.req.valid('json'))
+      await audit(deps, c, 'POST', null)
       return c.body(null, 204)
     })
     .openapi(routes.accept, async (c) => {
       const input = c.req.valid('json')
       const result = await acceptInvitation(deps, { token: input.token, password: input.password, displayName: input.display_name })
+      await audit(deps, c, 'POST', { id: result.user.id }, result.namespace.id)
       return c.json(result, 200)
     })
 }

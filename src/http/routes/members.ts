@@ -5,6 +5,7 @@ import { type Deps, now } from '../../domain/deps'
 import { createInvitation, invitationView, listInvitations, revokeInvitation } from '../../domain/identity/invitations'
 import { listMembers, type MemberActor, memberView, removeMember, setMemberRole } from '../../domain/identity/members'
 import { ROLES } from '../../domain/identity/roles'
+import { errors } from '../../domain/errors'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
 import { bodyProblems, commonProblems, conflictProblem, json, listOf, nsParams, problemSchema } from '../schemas'
@@ -43,6 +44,16 @@ const routes = {
   revoke: createRoute({ method: 'delete', path: '/invitations/{invitation_id}', tags, ...write, summary: 'Withdraw an invitation', request: { params: invitationParams }, responses: { 204: { description: 'Withdrawn' }, ...commonProblems } }),
 }
 
+/**
+ * An application credential may manage viewers and developers, never hand out admin or owner:
+ * a leaked key must not be able to mint a human admin that outlives the key's revocation.
+ */
+function checkGrant(c: Context<AppEnv>, role: string): void {
+  if (c.get('principal').kind === 'application' && (role === 'admin' || role === 'owner')) {
+    throw errors.userRequired(`only a signed-in person can make someone ${role}; application credentials cannot`)
+  }
+}
+
 function actorOf(c: Context<AppEnv>): MemberActor {
   const principal = c.get('principal')
   return { role: c.get('access').role, instanceAdmin: principal.kind === 'user' && principal.instanceAdmin }
@@ -52,6 +63,7 @@ export function membersRoutes(deps: Deps) {
   return new OpenAPIHono<AppEnv>()
     .openapi(routes.list, async (c) => c.json({ data: (await listMembers(deps, c.get('namespaceId'))).map(memberView), next_cursor: null } as never, 200))
     .openapi(routes.update, async (c) => {
+      checkGrant(c, c.req.valid('json').role)
       const member = await setMemberRole(deps, c.get('namespaceId'), c.req.valid('param').user_id, c.req.valid('json').role, actorOf(c))
       return c.json(memberView(member) as never, 200)
     })
@@ -61,6 +73,7 @@ export function membersRoutes(deps: Deps) {
     })
     .openapi(routes.invite, async (c) => {
       const principal = c.get('principal')
+      checkGrant(c, c.req.valid('json').role)
       const invitedBy = principal.kind === 'user' ? principal.userId : principal.applicationId
       const invitation = await createInvitation(deps, c.get('namespaceId'), { ...c.req.valid('json'), invitedBy }, actorOf(c))
       return c.json(invitationView(invitation, now(deps)) as never, 201)
