@@ -77,6 +77,7 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
       store,
       box,
       publicUrl: publicUrl(config),
+      config,
       limits: {
         maxAttachmentBytes: config.messages.max_attachment_bytes,
         maxBatch: config.messages.max_batch,

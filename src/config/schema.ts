@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { adminSchema, limitsSchema, mailSchema, namespaceQuotasSchema, tokenSettings } from './identity-schema'
+import { DEFAULT_PLANS, metricsSchema, planSchema, retentionSchema, signupSchema } from './operations-schema'
 import { declaredWebhookSchema, webhooksSchema } from './webhooks-schema'
 import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, isWellFormedApiKey, SLUG_PATTERN } from '../lib/formats'
 
@@ -276,6 +277,10 @@ export const configSchema = z.strictObject({
   admin: adminSchema.prefault({}),
   mail: mailSchema.prefault({}),
   limits: limitsSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
+  retention: retentionSchema.prefault({}),
+  signup: signupSchema.prefault({}),
+  plans: z.array(planSchema).superRefine(uniqueBy('name', 'plan name')).default(DEFAULT_PLANS),
   namespaces: z.array(namespaceSchema).superRefine(uniqueBy('slug', 'namespace slug')).prefault([]),
 })
 

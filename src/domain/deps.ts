@@ -1,3 +1,4 @@
+import type { Config } from '../config'
 import type { GuardedFetch } from '../connectors/types'
 import type { SecretBox } from '../lib/secrets'
 import type { Store } from '../store/store'
@@ -31,6 +32,8 @@ export interface Deps {
   store: Store
   box: SecretBox
   limits: DomainLimits
+  /** The whole validated, frozen config, for settings that have no field above (plans, retention, signup). */
+  config: Config
   /** The base URL providers and clients reach this instance at (callback URLs). */
   publicUrl: string
   /** fetch through the outbound-URL guard, for connectors. */
