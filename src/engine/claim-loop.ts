@@ -55,7 +55,13 @@ export class ClaimLoop<T extends { id: string }> {
     await this.ticking
     const pending = [...this.inFlight.values()]
     if (pending.length === 0) return
-    await Promise.race([Promise.allSettled(pending.map((p) => p.done)), Bun.sleep(this.opts.shutdownTimeoutMs)])
+    // A cleared timer, not Bun.sleep: a pending sleep would keep the process alive after stop.
+    let deadline: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      Promise.allSettled(pending.map((p) => p.done)),
+      new Promise<void>((resolve) => (deadline = setTimeout(resolve, this.opts.shutdownTimeoutMs))),
+    ])
+    clearTimeout(deadline)
     const unfinished = [...this.inFlight.values()]
     for (const { item, abort } of unfinished) {
       abort.abort(new Error('shutdown'))
@@ -109,8 +115,9 @@ export class ClaimLoop<T extends { id: string }> {
       .catch((error) => this.log.error(`${this.opts.name} failed to record its work`, { id: item.id, error: String(error) }))
       .finally(() => {
         this.inFlight.delete(item.id)
-        // A slot opened: fill it now rather than at the next poll.
-        if (this.running && !this.timer && !this.ticking) this.schedule(0)
+        // A slot opened: fill it now rather than at the next poll (a claim that came back short
+        // because of a per-endpoint cap would otherwise wait out the whole poll interval).
+        if (this.running && !this.ticking) this.schedule(0)
       })
     this.inFlight.set(item.id, { item, done, abort })
   }

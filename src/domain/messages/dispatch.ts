@@ -2,7 +2,7 @@
  * The dispatcher's side of the outbox: claim due messages with a lease, and record the outcome
  * of each attempt. A lease that runs out (a crashed process) makes the message claimable again.
  */
-import { and, asc, eq, inArray, isNotNull, isNull, lte, notInArray, or, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNotNull, isNull, lte, ne, notInArray, or, sql } from 'drizzle-orm'
 import { channels, messages, namespaces } from '../../store/schema'
 import type { Store } from '../../store/store'
 import { applyPendingStatuses } from '../inbound/statuses'
@@ -24,8 +24,8 @@ export type AttemptOutcome =
 
 /**
  * Claims up to `limit` due outbound messages for `owner` (status `sending`, attempts + 1,
- * leased until `at + leaseMs`), skipping paused channels. One transaction: two instances never
- * claim the same message while its lease holds.
+ * leased until `at + leaseMs`), skipping paused channels and disabled namespaces. One
+ * transaction: two instances never claim the same message while its lease holds.
  */
 export async function claimDueMessages(
   store: Store,
@@ -34,8 +34,13 @@ export async function claimDueMessages(
   leaseMs: number,
   at: number,
 ): Promise<Message[]> {
+  // An idle poll must not take the write lock: look first, through the reader.
+  const anyDue = await store.read.all(sql`SELECT 1 FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ${at} LIMIT 1`)
+  if (anyDue.length === 0) return []
   return store.tx(async (tx) => {
     const paused = tx.select({ id: channels.id }).from(channels).where(eq(channels.status, 'paused'))
+    // A deleted (disabled) namespace sends nothing more; its messages wait for the purge.
+    const disabled = tx.select({ id: namespaces.id }).from(namespaces).where(ne(namespaces.status, 'active'))
     const due = await tx
       .select({ id: messages.id, status: messages.status, namespaceId: messages.namespaceId })
       .from(messages)
@@ -46,6 +51,7 @@ export async function claimDueMessages(
           or(isNull(messages.leaseUntil), lte(messages.leaseUntil, at)),
           eq(messages.direction, 'outbound'),
           notInArray(messages.channelId, paused),
+          notInArray(messages.namespaceId, disabled),
         ),
       )
       .orderBy(asc(messages.nextAttemptAt))

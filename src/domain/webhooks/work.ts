@@ -22,6 +22,9 @@ export async function claimDueDeliveries(
   opts: { limit: number; perEndpoint: number; leaseMs: number },
   at: number,
 ): Promise<Delivery[]> {
+  // An idle poll must not take the write lock: look first, through the reader.
+  const anyDue = await store.read.all(sql`SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ${at} LIMIT 1`)
+  if (anyDue.length === 0) return []
   return store.tx(async (tx) => {
     const endpoints = (await tx.all(sql`
       SELECT w.id AS id,

@@ -1,0 +1,180 @@
+/**
+ * Reference figures measured in the same run, so the gateway's figures read as ratios:
+ *
+ * - `sqlite_rows_per_s` (the storage ceiling): raw bun:sqlite inserts of the same row shape as an
+ *   accepted message, into the project's real schema (the SQL of migrations/index.ts applied to a
+ *   temp database), WAL, the same synchronous setting and foreign keys on, with one prepared
+ *   INSERT per row and 100 rows per transaction (also 1,000, for comparison).
+ * - `http_rps` (the HTTP ceiling): a hello-world `Bun.serve` (scripts/bench/hello.ts, its own
+ *   process) under the same load generator, connections and request (method, headers, body,
+ *   Idempotency-Key) as `ingest`.
+ */
+import { Database } from 'bun:sqlite'
+import { join } from 'node:path'
+import { migrations } from '../../migrations/index'
+import { ingestBody, ingestPath } from './ingest'
+import {
+  authHeaders,
+  BENCH_DIR,
+  type BenchOptions,
+  firstLine,
+  type LatencySummary,
+  log,
+  makeTempDir,
+  median,
+  round,
+  runLoad,
+  sampleUsage,
+  spawnChild,
+  stopChild,
+} from './lib'
+
+export interface SqliteReference {
+  rows_per_s: number
+  rows_per_s_1000: number
+  runs: number[]
+  runs_1000: number[]
+}
+
+export interface HttpReference {
+  rps: number
+  p50_ms: number
+  p95_ms: number
+  p99_ms: number
+  peak_rss_mb: number
+  cpu_s: number
+  runs: { rps: number; latency_ms: LatencySummary; status: Record<string, number> }[]
+}
+
+/** A temp database with the real schema and the namespace and channel a message row points to. */
+function schemaDb(synchronous: 'NORMAL' | 'FULL'): { db: Database; namespaceId: string; channelId: string } {
+  const dir = makeTempDir('sqlite-ref')
+  const db = new Database(join(dir, 'ref.db'), { create: true, readwrite: true })
+  db.run('PRAGMA journal_mode = WAL')
+  db.run(`PRAGMA synchronous = ${synchronous}`)
+  db.run('PRAGMA foreign_keys = OFF')
+  db.transaction(() => {
+    for (const m of migrations) {
+      for (const statement of m.sql.split('--> statement-breakpoint')) if (statement.trim()) db.run(statement)
+    }
+  })()
+  db.run('PRAGMA foreign_keys = ON')
+  const at = Date.now()
+  const namespaceId = `ns_${Bun.randomUUIDv7().replaceAll('-', '')}`
+  const channelId = `ch_${Bun.randomUUIDv7().replaceAll('-', '')}`
+  db.run('INSERT INTO namespaces (id, slug, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [namespaceId, 'ref', 'ref', at, at])
+  db.run('INSERT INTO channels (id, namespace_id, name, type, config_enc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    channelId,
+    namespaceId,
+    'sandbox',
+    'sandbox',
+    'x',
+    at,
+    at,
+  ])
+  return { db, namespaceId, channelId }
+}
+
+/** Inserts message rows for `seconds`, `perTx` per transaction; rows/s. */
+function insertRate(synchronous: 'NORMAL' | 'FULL', perTx: number, seconds: number): number {
+  const { db, namespaceId, channelId } = schemaDb(synchronous)
+  // Every column of messages, as drizzle's insert lists them, whatever later migrations add.
+  const columns = (db.query('PRAGMA table_info(messages)').all() as { name: string }[]).map((c) => c.name)
+  const insert = db.prepare(`INSERT INTO messages (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+  const content = { text: 'Benchmark message 1: your one-time code is 100001.' }
+  const metadata = { bench: 'omnigate', n: '1' }
+  let i = 0
+  const row = (at: number): Record<string, string | number | null> => ({
+    id: `msg_${Bun.randomUUIDv7().replaceAll('-', '')}`,
+    namespace_id: namespaceId,
+    channel_id: channelId,
+    terminal_id: null,
+    application_id: 'app_0190000000007000800000000000000',
+    direction: 'outbound',
+    status: 'queued',
+    sender: null,
+    recipient: `user${i++ % 1000}@example.com`,
+    content: JSON.stringify(content),
+    metadata: JSON.stringify(metadata),
+    options: '{}',
+    send_at: null,
+    next_attempt_at: at,
+    attempts: 0,
+    lease_owner: null,
+    lease_until: null,
+    provider_message_id: null,
+    error_code: null,
+    error_message: null,
+    created_at: at,
+    updated_at: at,
+  })
+  const batch = db.transaction((at: number) => {
+    for (let k = 0; k < perTx; k++) {
+      const r = row(at)
+      insert.run(...columns.map((c) => r[c] ?? null))
+    }
+  })
+  const t0 = performance.now()
+  const end = t0 + seconds * 1000
+  let rows = 0
+  while (performance.now() < end) {
+    batch(Date.now())
+    rows += perTx
+  }
+  const rate = rows / ((performance.now() - t0) / 1000)
+  db.close()
+  return rate
+}
+
+export function sqliteReference(bench: BenchOptions, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): SqliteReference {
+  const seconds = bench.quick ? 2 : 5
+  const runs: number[] = []
+  const runs1000: number[] = []
+  for (let i = 0; i < bench.runs; i++) {
+    runs.push(round(insertRate(synchronous, 100, seconds)))
+    runs1000.push(round(insertRate(synchronous, 1000, bench.quick ? 1 : seconds)))
+  }
+  const result = { rows_per_s: round(median(runs)), rows_per_s_1000: round(median(runs1000)), runs, runs_1000: runs1000 }
+  log(`reference: bun:sqlite ${result.rows_per_s} rows/s in 100-row transactions, ${result.rows_per_s_1000} in 1,000-row ones`)
+  return result
+}
+
+export async function httpReference(bench: BenchOptions): Promise<HttpReference> {
+  const runs: HttpReference['runs'] = []
+  let peak = 0
+  const cpu: number[] = []
+  for (let i = 0; i < bench.runs; i++) {
+    const child = spawnChild('hello', [process.execPath, join(BENCH_DIR, 'hello.ts')], { pipeStdout: true })
+    try {
+      const port = Number(JSON.parse(await firstLine(child.stdout!)).port)
+      const sampler = sampleUsage(child.pid)
+      const load = await runLoad({
+        mode: 'closed',
+        url: `http://127.0.0.1:${port}${ingestPath(1)}`,
+        method: 'POST',
+        headers: authHeaders,
+        body: ingestBody(1),
+        connections: bench.connections,
+        durationMs: bench.durationS * 1000,
+        warmupMs: bench.warmupS * 1000,
+        idempotencyPrefix: bench.idempotencyKey ? `hello-${i}-` : undefined,
+      })
+      const usage = sampler.stop()
+      peak = Math.max(peak, usage.peakRssMb)
+      cpu.push(usage.cpuS)
+      runs.push({ rps: round(load.measured.ok_rps), latency_ms: load.measured.latency_ms, status: load.total.status })
+      log(`reference: hello-world Bun.serve run ${i + 1}: ${round(load.measured.ok_rps)} req/s, p99 ${load.measured.latency_ms.p99.toFixed(2)} ms`)
+    } finally {
+      await stopChild(child, 2000)
+    }
+  }
+  return {
+    rps: round(median(runs.map((r) => r.rps))),
+    p50_ms: round(median(runs.map((r) => r.latency_ms.p50)), 2),
+    p95_ms: round(median(runs.map((r) => r.latency_ms.p95)), 2),
+    p99_ms: round(median(runs.map((r) => r.latency_ms.p99)), 2),
+    peak_rss_mb: round(peak, 1),
+    cpu_s: round(median(cpu), 2),
+    runs,
+  }
+}
