@@ -3,14 +3,18 @@
 import { Command, CommanderError } from 'commander'
 import { registerAdmin } from './cli/admin'
 import { registerAudit } from './cli/audit'
+import { registerBackup } from './cli/backup'
 import { registerChannels } from './cli/channels'
 import { registerConfig } from './cli/config'
 import { reportError } from './cli/context'
+import { registerJobs } from './cli/jobs'
 import { registerKeysAndClients } from './cli/keys'
 import { registerMembers } from './cli/members'
 import { registerMessages } from './cli/messages'
 import { registerNamespaces } from './cli/namespaces'
+import { registerProvisioning } from './cli/provision'
 import { registerMigrate, registerServe } from './cli/serve'
+import { registerStats } from './cli/stats'
 import { registerSuppressions } from './cli/suppressions'
 import { registerWebhooks } from './cli/webhooks'
 import { VERSION } from './version'
@@ -27,14 +31,18 @@ registerServe(program)
 registerMigrate(program)
 registerConfig(program)
 registerNamespaces(program)
+registerProvisioning(program)
 registerAdmin(program)
 registerMembers(program)
 registerChannels(program)
 registerMessages(program)
+registerStats(program)
 registerSuppressions(program)
 registerWebhooks(program)
 registerAudit(program)
 registerKeysAndClients(program)
+registerJobs(program)
+registerBackup(program)
 
 try {
   await program.parseAsync(process.argv)

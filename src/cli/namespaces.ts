@@ -3,21 +3,29 @@ import { createNamespace, getNamespace, listNamespaces, namespaceView } from '..
 import { applicationView, createApplication, getApplication, listApplications } from '../domain/identity/applications'
 import { apiKeyView, createApiKey, listApiKeys, revokeApiKey } from '../domain/identity/api-keys'
 import { action, globals, printJson, printTable, UsageError, withGateway } from './context'
+import { provisionFromCli, registerNamespaceLifecycle } from './provision'
 
 const NS_OPTION = ['-n, --namespace <slug>', 'namespace slug or id', 'demo'] as const
 
 export function registerNamespaces(program: Command): void {
   const ns = program.command('namespace').description('tenants')
   ns.command('create <slug>')
-    .description('create a namespace')
+    .description('create a namespace; with --plan or --owner, provision it as signup does (sandbox channel, application and API key, plan quotas)')
     .option('--name <name>', 'display name')
+    .option('--plan <plan>', 'provision with this plan of [[plans]]')
+    .option('--owner <email>', 'provision with this owner (invited by mail when they have no account)')
     .action(
-      action(async (slug: string, opts: { name?: string }, cmd: Command) => {
+      action(async (slug: string, opts: { name?: string; plan?: string; owner?: string }, cmd: Command) => {
+        if (opts.plan !== undefined || opts.owner !== undefined) {
+          if (opts.name !== undefined) throw new UsageError('--name cannot be combined with --plan or --owner (a provisioned namespace is named by its slug)')
+          return provisionFromCli(cmd, slug, opts)
+        }
         const row = await withGateway(cmd, (deps) => createNamespace(deps, { slug, name: opts.name }))
         if (globals(cmd).json) printJson(namespaceView(row))
         else console.log(`created namespace ${row.slug} (${row.id})`)
       }),
     )
+  registerNamespaceLifecycle(ns)
   ns.command('list')
     .description('list namespaces')
     .action(

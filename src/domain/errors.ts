@@ -73,6 +73,11 @@ export const errors = {
   invitationNotFound: appError('invitation_not_found', 404, 'Invitation not found'),
   mailNotConfigured: appError('mail_not_configured', 503, 'The instance cannot send mail ([mail] smtp_url is not set)'),
   mailFailed: appError('mail_failed', 502, 'The mail server refused or did not answer'),
+  // Signup, provisioning and deprovisioning.
+  signupDisabled: appError('signup_disabled', 403, 'Self-service signup is not enabled on this instance'),
+  emailDomainNotAllowed: appError('email_domain_not_allowed', 422, 'This e-mail domain cannot sign up'),
+  namespaceTaken: appError('namespace_taken', 409, 'The namespace name is taken'),
+  provisioningNotFound: appError('provisioning_not_found', 404, 'No provisioning job for this namespace'),
 }
 
 /** A 422 naming one field. */

@@ -23,6 +23,7 @@ import type { Message } from '../domain/messages/views'
 import { parseRecipient } from '../domain/messages/views'
 import { isSuppressed } from '../domain/suppressions'
 import type { Logger } from '../lib/log'
+import { recordAttempt } from '../lib/metrics'
 import { TokenBuckets } from '../lib/token-bucket'
 import { TtlCache } from '../lib/ttl-cache'
 import { messages } from '../store/schema'
@@ -147,6 +148,7 @@ export class Dispatcher {
       return
     }
     const recorded = await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
+    if (recorded) recordAttempt(message, outcome)
     if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
     else if (outcome.kind === 'failed') {
       this.log.info('message failed', { message_id: message.id, code: outcome.error.code })

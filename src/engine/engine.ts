@@ -2,32 +2,35 @@
  * The in-process workers: the dispatcher and the named scheduled jobs. Started and stopped with
  * the server.
  */
-import { Cron } from 'croner'
 import { lt } from 'drizzle-orm'
 import type { Config } from '../config'
 import type { Deps } from '../domain/deps'
+import { evaluateChannelHealth } from '../domain/analytics/health'
+import { pruneMinuteRollups } from '../domain/analytics/rollups'
 import { IDEMPOTENCY_TTL_MS } from '../domain/messages/send'
+import { purgeDueNamespaces } from '../domain/provisioning/purge'
+import { applyRetention } from '../domain/retention'
 import type { Logger } from '../lib/log'
+import { outsideRequest } from '../lib/request-context'
 import { idempotencyKeys, pendingStatuses } from '../store/schema'
 import { Dispatcher } from './dispatcher'
+import { type JobInfo, JobRunner } from './jobs'
 import { InboundListeners } from './listeners'
+import { Provisioner } from './provisioner'
 import { WebhookDeliverer } from './webhook-deliverer'
 import { type SmtpListener, startSmtpListener } from './smtp-listener'
 
 const PENDING_STATUS_TTL_MS = 7 * 24 * 60 * 60 * 1000
 
-export interface JobInfo {
-  name: string
-  schedule: string
-  nextRun: Date | null
-}
+export type { JobInfo }
 
 export class Engine {
   readonly dispatcher: Dispatcher
   readonly deliverer: WebhookDeliverer
   readonly listeners: InboundListeners
+  readonly provisioner: Provisioner
   smtp: SmtpListener | null = null
-  private readonly jobs: Cron[] = []
+  readonly jobs: JobRunner
   private readonly shutdownTimeoutMs: number
 
   constructor(
@@ -69,17 +72,16 @@ export class Engine {
       },
       log,
     )
+    this.provisioner = new Provisioner(deps, { pollIntervalMs: Math.max(config.poll_interval_ms, 1000), shutdownTimeoutMs: config.shutdown_timeout_ms }, log)
+    this.jobs = new JobRunner(deps.store, log)
+    this.defineJobs()
   }
 
-  async start(): Promise<void> {
-    this.deps.signalWork = () => {
-      this.dispatcher.wake()
-      this.deliverer.wake()
-    }
-    this.dispatcher.start()
-    this.deliverer.start()
-    this.listeners.start()
-    this.smtp = await startSmtpListener(this.deps, this.fullConfig, this.log)
+  /**
+   * Every scheduled job is declared here, not in start(), so `omnigate jobs list` sees them
+   * without starting anything. Each runs once across instances (a lease row in `job_runs`).
+   */
+  private defineJobs(): void {
     this.job('idempotency-keys-cleanup', '17 * * * *', async () => {
       await this.deps.store.write((tx) => tx.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, Date.now() - IDEMPOTENCY_TTL_MS)))
     })
@@ -87,28 +89,67 @@ export class Engine {
       // A report whose send never got recorded within a week will not be matched any more.
       await this.deps.store.write((tx) => tx.delete(pendingStatuses).where(lt(pendingStatuses.createdAt, Date.now() - PENDING_STATUS_TTL_MS)))
     })
+    // Hourly, so each run has about an hour's worth to purge: short, in batches of 500 rows.
+    this.job('retention', '41 * * * *', async (signal) => {
+      const report = await applyRetention(this.deps, { signal })
+      for (const bad of report.invalidOverrides) this.log.warn('retention override ignored', { namespace: bad.namespace, problem: bad.problem })
+      if (report.contentPurged + report.eventsDeleted > 0) {
+        this.log.info('retention applied', { content_purged: report.contentPurged, events_deleted: report.eventsDeleted, batches: report.batches })
+      }
+    })
+    // Channels failing or recovered (src/domain/analytics/health.ts says why a job and not the hot path).
+    this.job('channel-health', '* * * * *', async () => {
+      const changes = await evaluateChannelHealth(this.deps)
+      for (const c of changes) {
+        if (c.status === 'failing') this.log.warn('channel failing', { channel_id: c.channelId })
+        else this.log.info('channel recovered', { channel_id: c.channelId })
+      }
+    })
+    this.job('analytics-prune', '29 * * * *', async (signal) => {
+      const deleted = await pruneMinuteRollups(this.deps, { signal })
+      if (deleted > 0) this.log.info('minute rollups pruned', { rows: deleted })
+    })
+    // Deleted namespaces past their grace period: every row, in batches of 500.
+    this.job('namespace-purge', '53 * * * *', async (signal) => {
+      const report = await purgeDueNamespaces(this.deps, { signal })
+      if (report.purged.length > 0) this.log.info('namespaces purged', { namespaces: report.purged.join(','), rows: Object.values(report.rows).reduce((a, b) => a + b, 0) })
+    })
+  }
+
+  async start(): Promise<void> {
+    this.provisioner.start()
+    // Woken from a request's commit: the workers' own log lines must not carry its request id.
+    this.deps.signalWork = () =>
+      outsideRequest(() => {
+        this.dispatcher.wake()
+        this.deliverer.wake()
+      })
+    this.dispatcher.start()
+    this.deliverer.start()
+    this.listeners.start()
+    this.smtp = await startSmtpListener(this.deps, this.fullConfig, this.log)
+    this.jobs.start()
   }
 
   async stop(): Promise<void> {
-    for (const job of this.jobs) job.stop()
+    // No new job starts from here; one mid-run is asked to stop at its next batch.
+    const jobsStopped = this.jobs.stop(this.shutdownTimeoutMs)
     this.deps.signalWork = undefined
     await this.smtp?.stop()
     await this.listeners.stop()
     await this.dispatcher.stop()
     await this.deliverer.stop()
+    await this.provisioner.stop()
     // A job that is mid-run finishes before the store closes under it.
-    const deadline = Date.now() + this.shutdownTimeoutMs
-    while (this.jobs.some((j) => j.isBusy()) && Date.now() < deadline) await Bun.sleep(10)
+    await jobsStopped
   }
 
   listJobs(): JobInfo[] {
-    return this.jobs.map((j) => ({ name: j.name ?? '', schedule: j.getPattern() ?? '', nextRun: j.nextRun() }))
+    return this.jobs.list()
   }
 
-  /** A named job that never overlaps itself and logs its failures. */
-  private job(name: string, pattern: string, run: () => Promise<void>): void {
-    this.jobs.push(
-      new Cron(pattern, { name, protect: true, catch: (error) => this.log.error('job failed', { job: name, error: String(error) }) }, run),
-    )
+  /** A named job that never overlaps itself (here or on another instance) and logs its failures. */
+  private job(name: string, pattern: string, run: (signal: AbortSignal) => Promise<void>): void {
+    this.jobs.define({ name, schedule: pattern, run })
   }
 }

@@ -13,6 +13,7 @@ import { webhookHeaders } from '../domain/webhooks/signing'
 import { claimDueDeliveries, completeDelivery, type DeliveryOutcome, loadEndpoint } from '../domain/webhooks/work'
 import { parseRetryAfter } from '../connectors/http'
 import type { Logger } from '../lib/log'
+import { countWebhookOutcome } from '../lib/metrics'
 import { USER_AGENT } from '../version'
 import { ClaimLoop } from './claim-loop'
 
@@ -88,7 +89,7 @@ export class WebhookDeliverer {
       if (this.loop.released(signal)) return
       const at = Date.now()
       const attempt = { statusCode: null, latencyMs: 0, response: null, error: `internal: ${error instanceof Error ? error.message : String(error)}` }
-      await completeDelivery(this.deps.store, this.owner, delivery, attempt, this.outcome(delivery, null, null, undefined, at), at)
+      await completeDelivery(this.deps.store, this.owner, delivery, attempt, countWebhookOutcome(this.outcome(delivery, null, null, undefined, at)), at)
     }
   }
 
@@ -130,7 +131,7 @@ export class WebhookDeliverer {
     if (this.loop.released(signal)) return
     const at = Date.now()
     const attempt = { statusCode, latencyMs: at - started, response, error }
-    await completeDelivery(this.deps.store, this.owner, delivery, attempt, this.outcome(delivery, endpoint.failingSince, statusCode, retryAfterMs, at), at)
+    await completeDelivery(this.deps.store, this.owner, delivery, attempt, countWebhookOutcome(this.outcome(delivery, endpoint.failingSince, statusCode, retryAfterMs, at)), at)
   }
 
   private outcome(delivery: Delivery, failingSince: number | null, statusCode: number | null, retryAfterMs: number | undefined, at: number): DeliveryOutcome {

@@ -7,6 +7,7 @@ import { requestId } from 'hono/request-id'
 import type { Deps } from '../domain/deps'
 import { errors } from '../domain/errors'
 import type { Logger } from '../lib/log'
+import { runInRequest } from '../lib/request-context'
 import { zodFieldErrors } from '../lib/zod-errors'
 import { VERSION } from '../version'
 import type { AppEnv } from './env'
@@ -16,6 +17,7 @@ import { errorHandler, notFoundHandler } from './middleware/errors'
 import { auditTrail } from './middleware/audit'
 import { requireJsonBody } from './middleware/json-body'
 import { rateLimit } from './middleware/rate-limit'
+import { analyticsRoutes, instanceAnalyticsRoutes } from './routes/analytics'
 import { appsRoutes } from './routes/apps'
 import { auditRoutes } from './routes/audit'
 import { authRoutes } from './routes/auth'
@@ -25,8 +27,11 @@ import { healthRoutes } from './routes/health'
 import { inboundRoutes } from './routes/inbound'
 import { membersRoutes } from './routes/members'
 import { messagesRoutes } from './routes/messages'
+import { httpMetrics, metricsRoutes } from './routes/metrics'
 import { namespacesAdminRoutes } from './routes/namespaces-admin'
 import { oauthRoutes, wellKnownRoutes } from './routes/oauth'
+import { provisioningRoutes } from './routes/provisioning'
+import { portalVerifyRoutes, signupRoutes } from './routes/signup'
 import { suppressionsRoutes } from './routes/suppressions'
 import { unsubscribeRoutes } from './routes/unsubscribe'
 import { eventTypesRoutes } from './routes/event-types'
@@ -49,10 +54,17 @@ export function createApp(deps: Deps, opts: AppOptions) {
   })
   app.onError(errorHandler(opts.log))
   app.notFound(notFoundHandler)
+  if (deps.config.metrics.enabled) app.use(httpMetrics())
   app.use(requestId())
+  // Everything the request runs, down to the domain, logs with its request id.
+  app.use(async function requestContext(c, next) {
+    await runInRequest(c.get('requestId'), next)
+  })
   app.use(accessLog(opts.log))
   // Ahead of the /v1 bearer check: logging in is how a person gets a credential.
   app.route('/v1/auth', authRoutes(deps))
+  // Signing up and following the mailed link: no credential exists yet.
+  app.route('/v1/auth', signupRoutes(deps, opts.log))
   app.use(
     '/v1/*',
     // Who is asking comes first: an anonymous client learns nothing, not even a size limit.
@@ -79,6 +91,7 @@ export function createApp(deps: Deps, opts: AppOptions) {
   )
 
   app.route('/', healthRoutes(deps.store))
+  if (deps.config.metrics.enabled) app.route('/', metricsRoutes(deps))
   app.route('/docs', docsRoutes())
   app.route('/v1/namespaces/:ns/messages', messagesRoutes(deps))
   app.route('/v1/namespaces/:ns/channels', channelsRoutes(deps))
@@ -86,11 +99,15 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.route('/v1/namespaces/:ns/webhooks', webhooksRoutes(deps))
   app.route('/v1/namespaces/:ns/audit', auditRoutes(deps))
   app.route('/v1/namespaces/:ns/apps', appsRoutes(deps))
+  app.route('/v1/namespaces/:ns/analytics', analyticsRoutes(deps))
+  app.route('/v1/analytics', instanceAnalyticsRoutes(deps))
   app.route('/v1/namespaces/:ns', membersRoutes(deps))
+  app.route('/v1/namespaces/:ns', provisioningRoutes(deps))
   app.route('/v1/namespaces', namespacesAdminRoutes(deps))
   app.route('/v1/event-types', eventTypesRoutes())
   app.route('/inbound', inboundRoutes(deps))
   app.route('/unsubscribe', unsubscribeRoutes(deps))
+  app.route('/portal', portalVerifyRoutes(deps))
   // RFC 6749 and RFC 7517 endpoints: outside /v1, no bearer token.
   app.route('/oauth', oauthRoutes(deps))
   app.route('/.well-known', wellKnownRoutes(deps))

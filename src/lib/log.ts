@@ -1,7 +1,10 @@
 /**
  * A small structured logger: text (`level message key=value`) or JSON lines, to stderr so that
- * stdout stays for what a person asked for (the demo API key, CLI output).
+ * stdout stays for what a person asked for (the demo API key, CLI output). A line written while
+ * serving a request carries its `request_id`.
  */
+import { currentRequestId } from './request-context'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export type LogFields = Record<string, unknown>
 
@@ -30,6 +33,8 @@ export function createLogger(
     const safe = Object.fromEntries(
       Object.entries(fields).map(([k, v]) => [k, SECRET_FIELD.test(k) ? '[redacted]' : v]),
     )
+    const requestId = currentRequestId()
+    if (requestId !== undefined && safe.request_id === undefined) safe.request_id = requestId
     const time = new Date().toISOString()
     if (opts.format === 'json') write(JSON.stringify({ time, level, msg: message, ...safe }))
     else write([time, level.toUpperCase().padEnd(5), message, ...Object.entries(safe).map(([k, v]) => `${k}=${render(v)}`)].join(' '))

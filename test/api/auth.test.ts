@@ -68,13 +68,23 @@ const ROUTE_SCOPES: Record<string, Scope> = {
   'POST /v1/namespaces/{ns}/apps/{app}/clients': 'apps:write',
   'DELETE /v1/namespaces/{ns}/apps/{app}/clients/{client_id}': 'apps:write',
   'GET /v1/namespaces/{ns}/audit': 'audit:read',
+  'GET /v1/namespaces/{ns}/analytics/messages': 'analytics:read',
+  'GET /v1/namespaces/{ns}/analytics/messages.csv': 'analytics:read',
   'GET /v1/namespaces/{ns}/members': 'members:read',
   'PATCH /v1/namespaces/{ns}/members/{user_id}': 'members:write',
   'DELETE /v1/namespaces/{ns}/members/{user_id}': 'members:write',
   'POST /v1/namespaces/{ns}/invitations': 'members:write',
   'GET /v1/namespaces/{ns}/invitations': 'members:read',
   'DELETE /v1/namespaces/{ns}/invitations/{invitation_id}': 'members:write',
+  'GET /v1/namespaces/{ns}/provisioning': 'apps:read',
+  'DELETE /v1/namespaces/{ns}': 'members:write',
 }
+
+/**
+ * Routes that need, besides their scope, the owner role (or an instance admin): an application
+ * holding the scope gets 403 owner_required, and cannot delete the fixture's namespace.
+ */
+const OWNER_ONLY = new Set(['GET /v1/namespaces/{ns}/provisioning', 'DELETE /v1/namespaces/{ns}'])
 
 // One gateway for the whole file: the refusal scenarios never reach a handler, so they can share
 // the fixture (namespace A with a channel, a terminal and a scheduled message; namespace B).
@@ -203,6 +213,10 @@ describe.each(operations.map((op) => [`${op.method} ${op.template}`, op] as cons
     const key = await keyWith(acme, [op.scope!])
     for (const path of [op.path, op.path.replace('/namespaces/acme', `/namespaces/${acme.namespaceId}`)]) {
       const res = await gw.call(op.method, path, key, op.hasBody ? {} : undefined)
+      if (OWNER_ONLY.has(`${op.method} ${op.template}`)) {
+        await expectProblem(res, 403, 'owner_required')
+        continue
+      }
       expect([401, 403]).not.toContain(res.status)
       expect(res.status).toBeLessThan(500)
       if (res.status === 404) expect(((await res.json()) as Problem).code).not.toBe('namespace_not_found')

@@ -64,6 +64,7 @@ describe('creating channels', () => {
       max_attempts: null,
       max_age_seconds: null,
       rate_limit: null,
+      health: { success_rate_1h: null, last_error: null },
       created_at: expect.any(String),
       updated_at: expect.any(String),
     })

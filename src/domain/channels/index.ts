@@ -10,12 +10,15 @@ import { newId } from '../../lib/ids'
 import { zodFieldErrors } from '../../lib/zod-errors'
 import { channels, messages, terminals } from '../../store/schema'
 import type { Db } from '../../store/store'
+import { lastErrorView, successRates } from '../analytics/health'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
 import { USER_AGENT } from '../../version'
 import { invalidateChannelCache } from './resolve'
 
 export type Channel = typeof channels.$inferSelect
+/** A channel as read for its view: with its success rate over the last hour (analytics), when loaded. */
+export type ChannelWithHealth = Channel & { successRate1h?: number | null }
 export const CHANNEL_STATUSES = ['active', 'paused', 'failing'] as const
 
 export interface ChannelInput {
@@ -50,7 +53,7 @@ export function openChannelConfig(deps: Pick<Deps, 'box'>, channel: Channel): Re
   return deps.box.openJson(channel.configEnc, channel.id)
 }
 
-export function channelView(deps: Pick<Deps, 'box' | 'publicUrl'>, channel: Channel) {
+export function channelView(deps: Pick<Deps, 'box' | 'publicUrl'>, channel: ChannelWithHealth) {
   const connector = getConnector(channel.type)
   return {
     id: channel.id,
@@ -64,6 +67,8 @@ export function channelView(deps: Pick<Deps, 'box' | 'publicUrl'>, channel: Chan
     max_attempts: channel.maxAttempts,
     max_age_seconds: channel.maxAgeSeconds,
     rate_limit: channel.rateLimit,
+    /** Attempt outcomes of the last hour, and the last provider error (docs/operations/analytics.md). */
+    health: { success_rate_1h: channel.successRate1h ?? null, last_error: lastErrorView(channel) },
     created_at: new Date(channel.createdAt).toISOString(),
     updated_at: new Date(channel.updatedAt).toISOString(),
   }
@@ -144,24 +149,32 @@ export async function createChannel(deps: Deps, namespaceId: string, input: Chan
   return channel
 }
 
-export async function listChannels(deps: Deps, namespaceId: string): Promise<Channel[]> {
-  return deps.store.read.select().from(channels).where(eq(channels.namespaceId, namespaceId)).orderBy(desc(channels.id))
+/** Attaches each channel's success rate over the last hour (one indexed read of the rollups). */
+async function withHealth(deps: Pick<Deps, 'store' | 'now'>, namespaceId: string, rows: Channel[]): Promise<ChannelWithHealth[]> {
+  if (rows.length === 0) return rows
+  const rates = await successRates(deps.store.read, namespaceId, now(deps), rows.length === 1 ? [rows[0]!.id] : undefined)
+  return rows.map((c) => ({ ...c, successRate1h: rates.get(c.id) ?? null }))
 }
 
-/** A channel by id or name, or a 404. */
-export async function getChannel(deps: Pick<Deps, 'store'>, namespaceId: string, ref: string, tx?: Db): Promise<Channel> {
+export async function listChannels(deps: Deps, namespaceId: string): Promise<ChannelWithHealth[]> {
+  const rows = await deps.store.read.select().from(channels).where(eq(channels.namespaceId, namespaceId)).orderBy(desc(channels.id))
+  return withHealth(deps, namespaceId, rows)
+}
+
+/** A channel by id or name (with its health outside a transaction), or a 404. */
+export async function getChannel(deps: Pick<Deps, 'store' | 'now'>, namespaceId: string, ref: string, tx?: Db): Promise<ChannelWithHealth> {
   const rows = await (tx ?? deps.store.read)
     .select()
     .from(channels)
     .where(and(eq(channels.namespaceId, namespaceId), or(eq(channels.id, ref), eq(channels.name, ref))))
   if (!rows[0]) throw errors.channelNotFound(`channel "${ref}" does not exist`)
-  return rows[0]
+  return tx ? rows[0] : (await withHealth(deps, namespaceId, rows))[0]!
 }
 
 export type ChannelPatch = Partial<Omit<ChannelInput, 'type' | 'name'>>
 
 /** Updates status, limits or config; a new config replaces the old one whole. */
-export async function updateChannel(deps: Deps, namespaceId: string, ref: string, patch: ChannelPatch): Promise<Channel> {
+export async function updateChannel(deps: Deps, namespaceId: string, ref: string, patch: ChannelPatch): Promise<ChannelWithHealth> {
   const current = await getChannel(deps, namespaceId, ref)
   const config = patch.config
     ? await validateChannelConfig(deps, current.type, patch.config, { resolveHosts: true, previous: openChannelConfig(deps, current) })
@@ -182,7 +195,7 @@ export async function updateChannel(deps: Deps, namespaceId: string, ref: string
     return rows[0]!
   })
   invalidateChannelCache()
-  return updated
+  return { ...updated, successRate1h: current.successRate1h ?? null }
 }
 
 /** Deletes a channel that has carried no messages; one with history can only be paused. */

@@ -10,6 +10,7 @@ import { newId } from '../../lib/ids'
 import { channels, messages, pendingStatuses, terminals } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { USER_AGENT } from '../../version'
+import { countNewMessages } from '../analytics/rollups'
 import { type Channel, openChannelConfig } from '../channels'
 import { type Deps, now } from '../deps'
 import { suppress, unsuppress } from '../suppressions'
@@ -101,6 +102,7 @@ async function insertInbound(tx: Db, channel: Channel, message: InboundMessage, 
     updatedAt: at,
   })
   const [row] = await tx.select().from(messages).where(eq(messages.id, id))
+  await countNewMessages(tx, [row!])
   await emitMessageEvents(tx, row!, [{ status: 'received', at }], at)
   const intent = optOutIntent(channel.type, message.content.text)
   if (intent === 'stop') {

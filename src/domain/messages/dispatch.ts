@@ -35,7 +35,10 @@ export async function claimDueMessages(
   at: number,
 ): Promise<Message[]> {
   // An idle poll must not take the write lock: look first, through the reader.
-  const anyDue = await store.read.all(sql`SELECT 1 FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ${at} LIMIT 1`)
+  // (A deleted namespace's backlog is not work: it must not make every poll take the lock.)
+  const anyDue = await store.read.all(
+    sql`SELECT 1 FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ${at} AND namespace_id NOT IN (SELECT id FROM namespaces WHERE status != 'active') LIMIT 1`,
+  )
   if (anyDue.length === 0) return []
   return store.tx(async (tx) => {
     const paused = tx.select({ id: channels.id }).from(channels).where(eq(channels.status, 'paused'))

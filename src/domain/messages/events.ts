@@ -4,8 +4,10 @@
  * transaction.
  */
 import { newId } from '../../lib/ids'
+import { countMessageStatuses } from '../../lib/metrics'
 import { messageEvents } from '../../store/schema'
 import type { Db } from '../../store/store'
+import { countStatusChanges } from '../analytics/rollups'
 import { emitMessageEvents } from '../webhooks/emit'
 import type { Message } from './views'
 
@@ -22,6 +24,8 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
   if (events.length === 0) return
   const rows = events.map((e) => ({ id: newId('evt'), ...e }))
   await tx.insert(messageEvents).values(rows)
+  // Analytics count what moved a message, in this same transaction: exact across crashes.
+  await countStatusChanges(tx, rows, messages)
   for (const message of messages) {
     const changes = rows
       .filter((r) => r.messageId === message.id && isNews(r))
@@ -32,6 +36,7 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
         attempt: r.attempt ?? null,
         error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
       }))
+    countMessageStatuses(message.channelId, changes)
     // Deliveries are due from now, whatever time the event itself carries.
     await emitMessageEvents(tx, message, changes, Date.now())
   }

@@ -10,6 +10,7 @@ import { urlProblem } from '../../lib/url-guard'
 import { zodFieldErrors } from '../../lib/zod-errors'
 import { idempotencyKeys, messages } from '../../store/schema'
 import type { Db } from '../../store/store'
+import { countNewMessages } from '../analytics/rollups'
 import { resolveChannel } from '../channels/resolve'
 import { type Deps, now } from '../deps'
 import { type FieldError, errors } from '../errors'
@@ -197,6 +198,7 @@ async function accept(
       // Counted in the same write as the rows, so the quota holds exactly under concurrency.
       await countAcceptedMessages(deps, tx, namespaceId, rows.length, at)
       await tx.insert(messages).values(rows)
+      await countNewMessages(tx, rows)
       for (const row of rows) {
         if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
       }

@@ -4,7 +4,8 @@ import type { AppEnv } from '../env'
 
 /**
  * One debug line per request: method, route template (never the raw path, which can carry a
- * token, e.g. /unsubscribe/{token}), status, duration, request id and who asked.
+ * token, e.g. /unsubscribe/{token}), status, duration and who asked; the logger adds the request
+ * id, as it does to every line written while the request runs.
  * @example app.use(accessLog(log))
  */
 export function accessLog(log: Logger): MiddlewareHandler<AppEnv> {
@@ -17,7 +18,6 @@ export function accessLog(log: Logger): MiddlewareHandler<AppEnv> {
       route: c.req.routePath,
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
-      request_id: c.get('requestId'),
       actor: principal ? (principal.kind === 'application' ? principal.applicationId : principal.userId) : null,
     })
   }

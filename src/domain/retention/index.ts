@@ -1,0 +1,166 @@
+/**
+ * Retention: message content older than `message_days` is replaced by a `{"purged": true}`
+ * marker (the row, its status, metadata, addresses, events and the analytics rollups stay);
+ * message events older than `event_days` are deleted. Defaults come from `[retention]`, a
+ * namespace overrides them in `settings.retention` (`{"message_days": 30, "event_days": 90}`,
+ * 0 = keep forever).
+ *
+ * The work is done in small batches: the rows of a batch are found on the reader connection
+ * (no lock held while scanning), then changed in one short transaction of at most `batchSize`
+ * rows, and the event loop turns between batches so API writes go first.
+ */
+import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm'
+import { z } from 'zod'
+import { messageEvents, type MessageContent, messages, namespaces } from '../../store/schema'
+import type { Store } from '../../store/store'
+import { type Deps, now } from '../deps'
+
+/** Rows changed per transaction: a few milliseconds of write lock. */
+export const RETENTION_BATCH = 500
+const DAY_MS = 86_400_000
+
+/** What purged content becomes. */
+export const PURGED_CONTENT = { purged: true } as const
+const PURGED_JSON = JSON.stringify(PURGED_CONTENT)
+
+export interface RetentionPolicy {
+  /** 0 = keep forever. */
+  messageDays: number
+  eventDays: number
+}
+
+export interface RetentionReport {
+  contentPurged: number
+  eventsDeleted: number
+  /** Write transactions used. */
+  batches: number
+  /** The most rows one transaction changed. */
+  largestBatch: number
+  /** Namespaces whose `settings.retention` is not valid (the defaults apply to them). */
+  invalidOverrides: { namespace: string; problem: string }[]
+}
+
+const overrideSchema = z.strictObject({
+  message_days: z.int().min(0).optional(),
+  event_days: z.int().min(0).optional(),
+})
+
+/** A namespace's policy: its `settings.retention` over the `[retention]` defaults. */
+export function retentionPolicy(
+  defaults: { message_days: number; event_days: number },
+  settings: Record<string, unknown>,
+): { policy: RetentionPolicy; problem?: string } {
+  const base = { messageDays: defaults.message_days, eventDays: defaults.event_days }
+  if (settings.retention === undefined) return { policy: base }
+  const parsed = overrideSchema.safeParse(settings.retention)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    return { policy: base, problem: `settings.retention${issue.path.map((p) => `.${String(p)}`).join('')}: ${issue.message}` }
+  }
+  return {
+    policy: {
+      messageDays: parsed.data.message_days ?? base.messageDays,
+      eventDays: parsed.data.event_days ?? base.eventDays,
+    },
+  }
+}
+
+export interface RetentionOptions {
+  batchSize?: number
+  /** Stops between batches when aborted (engine shutdown). */
+  signal?: AbortSignal
+}
+
+/** Applies every namespace's retention once. */
+export async function applyRetention(deps: Pick<Deps, 'store' | 'config' | 'now'>, opts: RetentionOptions = {}): Promise<RetentionReport> {
+  const at = now(deps)
+  const batchSize = opts.batchSize ?? RETENTION_BATCH
+  const report: RetentionReport = { contentPurged: 0, eventsDeleted: 0, batches: 0, largestBatch: 0, invalidOverrides: [] }
+  const tenants = await deps.store.read.select({ id: namespaces.id, slug: namespaces.slug, settings: namespaces.settings }).from(namespaces)
+  const eventCutoffs = new Map<string, number>()
+  for (const ns of tenants) {
+    const { policy, problem } = retentionPolicy(deps.config.retention, ns.settings ?? {})
+    if (problem) report.invalidOverrides.push({ namespace: ns.slug, problem })
+    if (policy.eventDays > 0) eventCutoffs.set(ns.id, at - policy.eventDays * DAY_MS)
+    if (policy.messageDays > 0 && !opts.signal?.aborted) {
+      await purgeContent(deps.store, ns.id, at - policy.messageDays * DAY_MS, batchSize, report, opts.signal)
+    }
+  }
+  if (eventCutoffs.size > 0 && !opts.signal?.aborted) await deleteEvents(deps.store, eventCutoffs, batchSize, report, opts.signal)
+  return report
+}
+
+const yieldToOthers = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+function recordBatch(report: RetentionReport, rows: number): void {
+  report.batches++
+  report.largestBatch = Math.max(report.largestBatch, rows)
+}
+
+/**
+ * Walks the namespace's messages older than `cutoff` in (created_at, rowid) order, the order of
+ * the `messages_ns_created` index, so each read is a bounded index range. Already-purged rows
+ * and unfinished ones (a send still due) are passed over.
+ */
+async function purgeContent(store: Store, namespaceId: string, cutoff: number, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
+  let cursor: { createdAt: number; rowid: number } | null = null
+  while (!signal?.aborted) {
+    const after: ReturnType<typeof sql> = cursor ? sql`AND (created_at, rowid) > (${cursor.createdAt}, ${cursor.rowid})` : sql``
+    const rows = (await store.read.all(sql`
+      SELECT rowid AS rowid, id, created_at AS createdAt, (content = ${PURGED_JSON} OR next_attempt_at IS NOT NULL) AS skip
+      FROM messages
+      WHERE namespace_id = ${namespaceId} AND created_at < ${cutoff} ${after}
+      ORDER BY created_at, rowid LIMIT ${batchSize}`)) as { rowid: number; id: string; createdAt: number; skip: number }[]
+    if (rows.length === 0) return
+    const last = rows.at(-1)!
+    cursor = { createdAt: last.createdAt, rowid: last.rowid }
+    const ids = rows.filter((r) => !r.skip).map((r) => r.id)
+    if (ids.length > 0) {
+      const purged = await store.tx((tx) =>
+        tx
+          .update(messages)
+          .set({ content: PURGED_CONTENT as unknown as MessageContent })
+          // Checked again under the lock: a message that became due meanwhile keeps its content.
+          .where(and(eq(messages.namespaceId, namespaceId), inArray(messages.id, ids), isNull(messages.nextAttemptAt), lt(messages.createdAt, cutoff)))
+          .returning({ id: messages.id }),
+      )
+      report.contentPurged += purged.length
+      recordBatch(report, purged.length)
+    }
+    if (rows.length < batchSize) return
+    await yieldToOthers()
+  }
+}
+
+/** The smallest event id of the millisecond `at` (ids are `evt_` + a UUIDv7: time-ordered). */
+function eventIdAt(at: number): string {
+  return `evt_${Math.max(0, at).toString(16).padStart(12, '0')}${'0'.repeat(20)}`
+}
+
+/**
+ * Walks the message events in id order (the primary key: by time) up to the latest cutoff, and
+ * deletes those older than their own namespace's cutoff. `message_events` has no namespace
+ * index, so one walk serves every namespace; events kept forever are passed over.
+ */
+async function deleteEvents(store: Store, cutoffs: Map<string, number>, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
+  const bound = eventIdAt(Math.max(...cutoffs.values()))
+  let after = ''
+  while (!signal?.aborted) {
+    const rows = await store.read
+      .select({ id: messageEvents.id, namespaceId: messageEvents.namespaceId, createdAt: messageEvents.createdAt })
+      .from(messageEvents)
+      .where(and(sql`${messageEvents.id} > ${after}`, lt(messageEvents.id, bound)))
+      .orderBy(messageEvents.id)
+      .limit(batchSize)
+    if (rows.length === 0) return
+    after = rows.at(-1)!.id
+    const ids = rows.filter((r) => r.createdAt < (cutoffs.get(r.namespaceId) ?? -Infinity)).map((r) => r.id)
+    if (ids.length > 0) {
+      const deleted = await store.tx((tx) => tx.delete(messageEvents).where(inArray(messageEvents.id, ids)).returning({ id: messageEvents.id }))
+      report.eventsDeleted += deleted.length
+      recordBatch(report, deleted.length)
+    }
+    if (rows.length < batchSize) return
+    await yieldToOthers()
+  }
+}
