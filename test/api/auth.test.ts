@@ -11,21 +11,8 @@ import { createClient } from '../../src/domain/identity/clients'
 import { ALL_SCOPES, type Scope } from '../../src/domain/identity/scopes'
 import { apiKeys, namespaces } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
+import { expectProblem, type Problem } from '../helpers/problems'
 
-type FieldError = { field: string; message: string }
-type Problem = { type: string; code: string; title: string; status: number; detail: string; errors?: FieldError[] }
-
-/** Checks the RFC 9457 shape every error shares and returns the body. */
-async function expectProblem(res: Response, status: number, code: string): Promise<Problem> {
-  expect(res.status).toBe(status)
-  expect(res.headers.get('content-type')).toStartWith('application/problem+json')
-  const body = (await res.json()) as Problem
-  expect(body).toMatchObject({ type: `/problems/${code}`, code, status })
-  expect(body.title).toBeString()
-  expect(body.detail).toBeString()
-  for (const error of body.errors ?? []) expect(error).toEqual({ field: expect.any(String), message: expect.any(String) })
-  return body
-}
 
 /** The scope each documented operation needs. A route missing here fails the coverage test. */
 const ROUTE_SCOPES: Record<string, Scope> = {

@@ -6,23 +6,9 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { channels, messages, terminals } from '../../src/store/schema'
 import { startTestGateway, type TestGateway } from '../helpers/gateway'
+import { expectProblem, fieldsOf, type Problem } from '../helpers/problems'
 
-type FieldError = { field: string; message: string }
-type Problem = { type: string; code: string; title: string; status: number; detail: string; errors?: FieldError[] }
 
-/** Checks the RFC 9457 shape every error shares and returns the body. */
-async function expectProblem(res: Response, status: number, code: string): Promise<Problem> {
-  expect(res.status).toBe(status)
-  expect(res.headers.get('content-type')).toStartWith('application/problem+json')
-  const body = (await res.json()) as Problem
-  expect(body).toMatchObject({ type: `/problems/${code}`, code, status })
-  expect(body.title).toBeString()
-  expect(body.detail).toBeString()
-  for (const error of body.errors ?? []) expect(error).toEqual({ field: expect.any(String), message: expect.any(String) })
-  return body
-}
-
-const fieldsOf = (problem: Problem) => (problem.errors ?? []).map((e) => e.field).sort()
 
 const CHANNELS = '/v1/namespaces/acme/channels'
 const SECRET = 'Bearer s3cr3t-0f-the-receiver'
