@@ -138,7 +138,9 @@ describe('tenancy', () => {
     expect(res.status).toBe(422)
     const text = await res.text()
     expect(JSON.parse(text).errors).toEqual([{ field: 'channel', message: expect.any(String) }])
-    expect(text).not.toContain('70')
+    // Only the id the caller gave is echoed: no counts, no trace of the other namespace.
+    expect(text).not.toContain('totals')
+    expect(text).not.toContain(umbrella.namespaceId)
   })
 
   test('a member reads analytics by role; the scope is analytics:read', async () => {
