@@ -89,6 +89,12 @@ export const channelSchema = z
     rate_limit: z.number().int().nullable().openapi({ description: 'Messages per second the dispatcher sends at most' }),
     capabilities: z.array(z.string()),
     inbound_url: z.string().nullable().openapi({ description: 'Where the provider sends callbacks' }),
+    health: z
+      .object({
+        success_rate_1h: z.number().nullable(),
+        last_error: z.object({ code: z.string(), message: z.string().nullable(), at: z.string() }).nullable(),
+      })
+      .optional(),
     created_at: z.string(),
     updated_at: z.string(),
   })

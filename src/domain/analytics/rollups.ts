@@ -18,6 +18,7 @@ import { channels, type failureRollups, type latencyRollups, messageEvents, mess
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import type { Message } from '../messages/views'
+import { countNewMessageStatuses } from '../../lib/metrics'
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000
@@ -232,6 +233,8 @@ function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus
 
 /** Counts newly inserted messages under their creation status; call in the inserting transaction. */
 export function countNewMessages(tx: Db, rows: Message[]): Promise<void> {
+  // The Prometheus counter sees creation statuses too (queued, scheduled, received).
+  countNewMessageStatuses(rows)
   const batch = new RollupBatch()
   for (const m of rows) {
     const status = creationStatus(m)

@@ -106,9 +106,32 @@ export function eventTypeCatalog() {
   }
   const channel = (['channel.failing', 'channel.recovered'] as const).map((type) => ({
     type,
-    description: `A channel's failure rate ${type === 'channel.failing' ? 'crossed' : 'fell back under'} its threshold (raised once channel health exists)`,
-    schema: envelope({ type: 'object', properties: { channel: { type: 'object' } } }),
-    example: { type, id: 'evt_…', timestamp: '2026-11-25T10:00:03.000Z', namespace: 'acme', data: { channel: { id: 'ch_…', name: 'sms' } } },
+    description:
+      type === 'channel.failing'
+        ? "A channel's failure rate crossed its threshold (≥ 50 % of ≥ 10 attempts in 15 minutes); checked every minute"
+        : 'A failing channel fell back under its threshold',
+    schema: envelope({
+      type: 'object',
+      properties: { channel: { type: 'object' }, window: { type: 'object' }, last_error: { type: ['object', 'null'] } },
+    }),
+    example: {
+      type,
+      id: 'evt_01a2151867af76a9a81172a68c0231cb',
+      timestamp: '2026-11-25T10:00:03.000Z',
+      namespace: 'acme',
+      data: {
+        channel: { id: 'ch_01a2151867af76a9a81172a68c0231c0', name: 'sms', type: 'twilio-sms', status: type === 'channel.failing' ? 'failing' : 'active' },
+        window: {
+          minutes: 15,
+          attempts: 40,
+          failures: type === 'channel.failing' ? 31 : 2,
+          failure_rate: type === 'channel.failing' ? 0.775 : 0.05,
+          threshold: 0.5,
+          min_attempts: 10,
+        },
+        last_error: { code: '30003', message: 'Unreachable destination handset', at: '2026-11-25T10:00:02.000Z' },
+      },
+    },
   }))
   return [...message, ...channel, webhookDisabled]
 }
