@@ -109,3 +109,13 @@ export function printTable(opts: GlobalOptions, rows: Record<string, unknown>[],
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2))
 }
+
+/** `--scopes a,b` and `--expires-in-days N` of a new credential (API key or OAuth client). */
+export function credentialFlags(opts: { scopes?: string; expiresInDays?: string }): { scopes?: string[]; expiresAt: number | null } {
+  const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays)
+  if (days !== undefined && !(Number.isInteger(days) && days > 0)) throw new UsageError('--expires-in-days must be a positive whole number')
+  return {
+    scopes: opts.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
+    expiresAt: days ? Date.now() + days * 86_400_000 : null,
+  }
+}

@@ -12,7 +12,7 @@ import { ROTATION_OVERLAP_MS, rotateSigningKeys } from '../domain/identity/signi
 import { getNamespace } from '../domain/namespaces'
 import { dataDir } from '../gateway'
 import { SecretBox } from '../lib/secrets'
-import { action, globals, loadCliConfig, printJson, printTable, UsageError, withGateway } from './context'
+import { action, credentialFlags, globals, loadCliConfig, printJson, printTable, UsageError, withGateway } from './context'
 
 const NS_OPTION = ['-n, --namespace <slug>', 'namespace slug or id', 'demo'] as const
 /** 32 bytes in standard base64, as `openssl rand -base64 32` prints them. */
@@ -97,16 +97,14 @@ function registerClients(program: Command): void {
     .option('--expires-in-days <n>', 'expire after this many days')
     .action(
       action(async (opts: { namespace: string; app: string; name?: string; scopes?: string; expiresInDays?: string }, cmd: Command) => {
-        const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays)
-        if (days !== undefined && !(Number.isInteger(days) && days > 0)) throw new UsageError('--expires-in-days must be a positive whole number')
+        const flags = credentialFlags(opts)
         const created = await withGateway(cmd, async (deps) => {
           const namespace = await getNamespace(deps, opts.namespace)
           const application = await getApplication(deps, namespace.id, opts.app)
           return createClient(deps, namespace.id, {
             applicationId: application.id,
             name: opts.name,
-            scopes: opts.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
-            expiresAt: days ? Date.now() + days * 86_400_000 : null,
+            ...flags,
           })
         })
         if (globals(cmd).json) return printJson({ ...clientView(created.client), client_secret: created.secret })

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { createNamespace, getNamespace, listNamespaces, namespaceView } from '../domain/namespaces'
 import { applicationView, createApplication, getApplication, listApplications } from '../domain/identity/applications'
 import { apiKeyView, createApiKey, listApiKeys, revokeApiKey } from '../domain/identity/api-keys'
-import { action, globals, printJson, printTable, UsageError, withGateway } from './context'
+import { action, credentialFlags, globals, printJson, printTable, UsageError, withGateway } from './context'
 import { provisionFromCli, registerNamespaceLifecycle } from './provision'
 
 const NS_OPTION = ['-n, --namespace <slug>', 'namespace slug or id', 'demo'] as const
@@ -74,16 +74,14 @@ export function registerNamespaces(program: Command): void {
     .option('--expires-in-days <n>', 'expire after this many days')
     .action(
       action(async (opts: { namespace: string; app: string; name?: string; scopes?: string; expiresInDays?: string }, cmd: Command) => {
-        const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays)
-        if (days !== undefined && !(Number.isInteger(days) && days > 0)) throw new UsageError('--expires-in-days must be a positive whole number')
+        const flags = credentialFlags(opts)
         const created = await withGateway(cmd, async (deps) => {
           const namespace = await getNamespace(deps, opts.namespace)
           const application = await getApplication(deps, namespace.id, opts.app)
           return createApiKey(deps, namespace.id, {
             applicationId: application.id,
             name: opts.name,
-            scopes: opts.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
-            expiresAt: days ? Date.now() + days * 86_400_000 : null,
+            ...flags,
           })
         })
         if (globals(cmd).json) printJson({ ...apiKeyView(created.key), key: created.secret })

@@ -21,11 +21,6 @@ interface Policy {
 
 const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000))
 
-/** Sets `Retry-After` on answers to errors that say when to come back (quota_exceeded, rate_limited). */
-function retryAfterHeader(c: Context<AppEnv>): void {
-  if (c.error instanceof RetryLaterError) answerHeaders(c).set('retry-after', String(c.error.retryAfterSeconds))
-}
-
 /** The answer's headers, made writable first if the answer came with frozen ones. */
 function answerHeaders(c: Context<AppEnv>): Headers {
   try {
@@ -49,10 +44,8 @@ export function rateLimit(deps: Deps): MiddlewareHandler<AppEnv> {
   return async function rateLimitMiddleware(c, next) {
     const principal = c.get('principal')
     const namespaceId = c.get('namespaceId') ?? (principal?.kind === 'application' ? principal.namespaceId : undefined)
-    if (!principal || !namespaceId) {
-      await next()
-      return retryAfterHeader(c)
-    }
+    // Retry-After on quota_exceeded and rate_limited comes from problem(), for every route.
+    if (!principal || !namespaceId) return next()
     const at = now(deps)
     const policies: Policy[] = []
     const nsLimit = (await namespaceLimits(deps, namespaceId)).requestsPerSecond
@@ -65,10 +58,7 @@ export function rateLimit(deps: Deps): MiddlewareHandler<AppEnv> {
         policies.push({ subject: `application ${principal.applicationId}`, limit: appLimit, bucket: buckets.get(`app:${principal.applicationId}`, appLimit, appLimit, at) })
       }
     }
-    if (policies.length === 0) {
-      await next()
-      return retryAfterHeader(c)
-    }
+    if (policies.length === 0) return next()
     // All or nothing: a request refused by one bucket takes no token from the other.
     const peeks = policies.map((p) => ({ policy: p, state: p.bucket.peek(at) }))
     const refused = peeks.filter((p) => !p.state.ok).sort((a, b) => b.state.retryAfterMs - a.state.retryAfterMs)[0]
@@ -76,14 +66,12 @@ export function rateLimit(deps: Deps): MiddlewareHandler<AppEnv> {
       const retry = Math.max(1, seconds(refused.state.retryAfterMs))
       const detail = `${refused.policy.subject} may make ${refused.policy.limit} requests per second; retry in ${retry} s`
       const res = problem(c, new RetryLaterError(errors.rateLimited(detail), retry))
-      res.headers.set('retry-after', String(retry))
       setRateLimitHeaders(res.headers, refused.policy.limit, 0, refused.state.resetMs)
       return res
     }
     const taken = policies.map((p) => ({ policy: p, state: p.bucket.take(at) }))
     const tightest = taken.sort((a, b) => a.state.remaining / a.policy.limit - b.state.remaining / b.policy.limit)[0]!
     await next()
-    retryAfterHeader(c)
     setRateLimitHeaders(answerHeaders(c), tightest.policy.limit, tightest.state.remaining, tightest.state.resetMs)
   }
 }

@@ -3,7 +3,8 @@
  * instance admins, /v1/analytics/messages across namespaces; each also as CSV.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
-import { ADMIN_GROUP_BYS, type AnalyticsReport, type AnalyticsScope, analyticsCsv, GROUP_BYS, INTERVALS, messageAnalytics } from '../../domain/analytics/query'
+import { analyticsCsv } from '../../domain/analytics/csv'
+import { ADMIN_GROUP_BYS, type AnalyticsReport, type AnalyticsScope, GROUP_BYS, INTERVALS, messageAnalytics } from '../../domain/analytics/query'
 import { COUNTED_STATUSES } from '../../domain/analytics/rollups'
 import type { Deps } from '../../domain/deps'
 import type { AppEnv } from '../env'

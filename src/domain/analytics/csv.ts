@@ -1,0 +1,18 @@
+/** Analytics as CSV for export. */
+import type { AnalyticsReport } from './query'
+import { COUNTED_STATUSES } from './rollups'
+
+/** The report as CSV (RFC 4180: CRLF lines, a header row, fields quoted when they need it). */
+export function analyticsCsv(report: AnalyticsReport): string {
+  const field = (v: string | number | null | undefined) => {
+    const s = v === null || v === undefined ? '' : String(v)
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
+  }
+  const grouped = report.group_by !== null
+  const header = ['start', ...(grouped ? [report.group_by!] : []), ...COUNTED_STATUSES]
+  const lines = [header.map(field).join(',')]
+  for (const b of report.buckets) {
+    lines.push([b.start, ...(grouped ? [b.group] : []), ...COUNTED_STATUSES.map((s) => b.counts[s] ?? 0)].map(field).join(','))
+  }
+  return `${lines.join('\r\n')}\r\n`
+}
