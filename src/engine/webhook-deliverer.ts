@@ -8,7 +8,7 @@
 import { hostname } from 'node:os'
 import type { Deps } from '../domain/deps'
 import type { Delivery } from '../domain/webhooks/deliveries'
-import { activeSecrets, openSecrets } from '../domain/webhooks/endpoints'
+import { activeSecrets, openSecrets, type Webhook, type WebhookSecrets } from '../domain/webhooks/endpoints'
 import { webhookHeaders } from '../domain/webhooks/signing'
 import { claimDueDeliveries, completeDelivery, type DeliveryOutcome, loadEndpoint } from '../domain/webhooks/work'
 import { parseRetryAfter } from '../connectors/http'
@@ -39,6 +39,7 @@ export class WebhookDeliverer {
   private readonly loop: ClaimLoop<Delivery>
   /** Per-endpoint token buckets for `rate_limit` (deliveries per second). Per instance. */
   private readonly nextSlot = new Map<string, number>()
+  private readonly opened = new Map<string, { sealed: string; secrets: WebhookSecrets }>()
   /** Longer than two timeouts: an attempt never outlives its lease. */
   private readonly leaseMs: number
 
@@ -108,7 +109,7 @@ export class WebhookDeliverer {
       }
       if (slot > Date.now()) await Bun.sleep(slot - Date.now())
     }
-    const sealed = openSecrets(this.deps, endpoint)
+    const sealed = this.secretsOf(endpoint)
     const started = Date.now()
     const headers = {
       ...sealed.headers,
@@ -146,6 +147,15 @@ export class WebhookDeliverer {
     const jittered = Math.round(step * (0.9 + Math.random() * 0.2))
     const delay = retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(retryAfterMs, jittered)) : jittered
     return { kind: 'retry', nextAttemptAt: at + delay }
+  }
+
+  /** The endpoint's secrets, decrypted once per sealed value rather than once per attempt. */
+  private secretsOf(endpoint: Webhook): WebhookSecrets {
+    const seen = this.opened.get(endpoint.id)
+    if (seen && seen.sealed === endpoint.secretsEnc) return seen.secrets
+    const secrets = openSecrets(this.deps, endpoint)
+    this.opened.set(endpoint.id, { sealed: endpoint.secretsEnc, secrets })
+    return secrets
   }
 
   /** The time this endpoint's next delivery may start (a token bucket of one per 1/rate s). */

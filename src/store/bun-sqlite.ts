@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { drizzle } from 'drizzle-orm/bun-sqlite'
 import * as schema from './schema'
-import { type Db, Mutex, type Store, WriteQueue } from './store'
+import { type Db, Mutex, type Store, withCommitScope, WriteQueue } from './store'
 
 export interface BunSqliteOptions {
   synchronous: 'NORMAL' | 'FULL'
@@ -60,7 +60,7 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
     lock.run(async () => {
       writerConn.run('BEGIN IMMEDIATE')
       try {
-        const result = await fn(writer)
+        const result = await withCommitScope(writer, fn)
         writerConn.run('COMMIT')
         return result
       } catch (error) {

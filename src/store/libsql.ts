@@ -1,7 +1,7 @@
 import type { Client } from '@libsql/client/web'
 import { drizzle } from 'drizzle-orm/libsql/web'
 import * as schema from './schema'
-import { type Db, Mutex, type Store, WriteQueue } from './store'
+import { type Db, Mutex, type Store, withCommitScope, WriteQueue } from './store'
 
 /**
  * libSQL store over any @libsql/client Client. The binary only ever passes the web client
@@ -14,7 +14,7 @@ export function openLibsqlStore(client: Client): Store {
   const db = drizzle(client, { schema }) as unknown as Db
   const lock = new Mutex()
   const tx = <T>(fn: (tx: Db) => Promise<T>): Promise<T> =>
-    lock.run(() => (db as any).transaction((t: Db) => fn(t), { behavior: 'immediate' }) as Promise<T>)
+    lock.run(() => (db as any).transaction((t: Db) => withCommitScope(t, fn), { behavior: 'immediate' }) as Promise<T>)
   const queue = new WriteQueue(tx)
   return {
     driver: 'libsql',

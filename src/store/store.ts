@@ -2,8 +2,8 @@
  * The store: one drizzle database over either driver, with an async transaction that really is
  * atomic and a write queue that lets concurrent requests share one commit (group commit).
  */
-import { sql } from 'drizzle-orm'
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core'
+import { run } from './raw'
 import type * as schema from './schema'
 
 /** A drizzle database (or transaction) over either driver. Always `await` its queries. */
@@ -44,11 +44,78 @@ export class Mutex {
   }
 }
 
+/**
+ * Counters gathered during a transaction and written once, just before it commits: a hundred
+ * messages accepted in one group commit add to their rollup rows with one upsert, not a hundred.
+ * A write that fails (its savepoint rolled back) takes its own additions with it.
+ */
+export interface CommitBatch {
+  /** Adds what a nested scope (one write of a group) gathered. */
+  absorb(other: this): void
+  flush(tx: Db): Promise<void>
+}
+
+class CommitScope {
+  private readonly layers: Map<string, CommitBatch>[] = [new Map()]
+
+  get<B extends CommitBatch>(key: string, create: () => B): B {
+    const top = this.layers[this.layers.length - 1]!
+    let batch = top.get(key) as B | undefined
+    if (!batch) top.set(key, (batch = create()))
+    return batch
+  }
+
+  push(): void {
+    this.layers.push(new Map())
+  }
+
+  /** Ends a nested scope: its batches join the enclosing ones, or are dropped. */
+  pop(keep: boolean): void {
+    const layer = this.layers.pop()!
+    if (!keep) return
+    const below = this.layers[this.layers.length - 1]!
+    for (const [key, batch] of layer) {
+      const into = below.get(key)
+      if (into) into.absorb(batch)
+      else below.set(key, batch)
+    }
+  }
+
+  async flush(tx: Db): Promise<void> {
+    for (const batch of this.layers[0]!.values()) await batch.flush(tx)
+    this.layers[0]!.clear()
+  }
+}
+
+/** The open transaction's scope per transaction handle (one at a time per handle: the lock). */
+const scopes = new WeakMap<object, CommitScope>()
+
+/**
+ * The batch `key` of the transaction `tx` belongs to, to be written at its commit; null when
+ * `tx` is not a transaction opened by a store (write at once instead).
+ */
+export function commitBatch<B extends CommitBatch>(tx: Db, key: string, create: () => B): B | null {
+  return scopes.get(tx)?.get(key, create) ?? null
+}
+
+/** Runs `fn(tx)` as a store transaction body: its commit batches are written after it, before COMMIT. */
+export async function withCommitScope<T>(tx: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const scope = new CommitScope()
+  scopes.set(tx, scope)
+  try {
+    const result = await fn(tx)
+    await scope.flush(tx)
+    return result
+  } finally {
+    scopes.delete(tx)
+  }
+}
+
 type Pending = { fn: (tx: Db) => Promise<unknown>; resolve: (v: any) => void; reject: (e: unknown) => void }
 
-const SAVEPOINT = sql.raw('SAVEPOINT og_write')
-const RELEASE = sql.raw('RELEASE og_write')
-const ROLLBACK_TO = sql.raw('ROLLBACK TO og_write')
+const SAVEPOINT = 'SAVEPOINT og_write'
+const RELEASE = 'RELEASE og_write'
+const ROLLBACK_TO = 'ROLLBACK TO og_write'
 
 /** Largest number of queued writes committed together; bounds the time one commit holds the lock. */
 const MAX_GROUP = 512
@@ -83,15 +150,19 @@ export class WriteQueue {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     try {
       await this.tx(async (tx) => {
+        const scope = scopes.get(tx)
         for (const item of batch) {
-          await tx.run(SAVEPOINT)
+          await run(tx, SAVEPOINT)
+          scope?.push()
           try {
             const value = await item.fn(tx)
-            await tx.run(RELEASE)
+            await run(tx, RELEASE)
+            scope?.pop(true)
             outcomes.push({ ok: true, value })
           } catch (error) {
-            await tx.run(ROLLBACK_TO)
-            await tx.run(RELEASE)
+            scope?.pop(false)
+            await run(tx, ROLLBACK_TO)
+            await run(tx, RELEASE)
             outcomes.push({ ok: false, error })
           }
         }

@@ -15,7 +15,7 @@
 import { Database } from 'bun:sqlite'
 import { and, eq, type SQL, sql } from 'drizzle-orm'
 import { channels, type failureRollups, type latencyRollups, messageEvents, messageRollups, namespaces } from '../../store/schema'
-import type { Db } from '../../store/store'
+import { type CommitBatch, commitBatch, type Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import type { Message } from '../messages/views'
 import { countNewMessageStatuses } from '../../lib/metrics'
@@ -70,7 +70,7 @@ type ChannelError = { namespaceId: string; channelId: string; code: string; mess
  * Increments gathered in memory and written with one upsert per table, one row per distinct key
  * (`count = count + excluded.count`), so a batch of a hundred alike messages costs three rows.
  */
-export class RollupBatch {
+export class RollupBatch implements CommitBatch {
   private readonly counts = new Map<string, RollupRow>()
   private readonly latencies = new Map<string, LatencyRow>()
   private readonly failures = new Map<string, FailureRow>()
@@ -116,6 +116,26 @@ export class RollupBatch {
   channelError(error: ChannelError): void {
     const seen = this.channelErrors.get(error.channelId)
     if (!seen || seen.at <= error.at) this.channelErrors.set(error.channelId, error)
+  }
+
+  /** Adds another batch's increments (a write of the same group commit that succeeded). */
+  absorb(other: RollupBatch): void {
+    for (const [key, row] of other.counts) {
+      const mine = this.counts.get(key)
+      if (mine) mine.count! += row.count!
+      else this.counts.set(key, row)
+    }
+    for (const [key, row] of other.latencies) {
+      const mine = this.latencies.get(key)
+      if (mine) mine.count! += row.count!
+      else this.latencies.set(key, row)
+    }
+    for (const [key, row] of other.failures) {
+      const mine = this.failures.get(key)
+      if (mine) mine.count! += row.count!
+      else this.failures.set(key, row)
+    }
+    for (const error of other.channelErrors.values()) this.channelError(error)
   }
 
   get empty(): boolean {
@@ -225,6 +245,12 @@ function upsertNative<R>(native: Database, u: Upsert<R>, rows: R[]): void {
   }
 }
 
+/**
+ * The rollup batch of the open store transaction, written once at its commit (a group commit's
+ * writes share it), or null outside one (the caller writes its own batch at once).
+ */
+const commitRollups = (tx: Db) => commitBatch(tx, 'rollups', () => new RollupBatch())
+
 /** The status a new message is counted under: its implicit first event. */
 function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus | null {
   if (m.direction === 'inbound') return 'received'
@@ -235,12 +261,13 @@ function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus
 export function countNewMessages(tx: Db, rows: Message[]): Promise<void> {
   // The Prometheus counter sees creation statuses too (queued, scheduled, received).
   countNewMessageStatuses(rows)
-  const batch = new RollupBatch()
+  const scoped = commitRollups(tx)
+  const batch = scoped ?? new RollupBatch()
   for (const m of rows) {
     const status = creationStatus(m)
     if (status) batch.count(m, status, m.createdAt)
   }
-  return batch.empty ? Promise.resolve() : batch.flush(tx)
+  return scoped || batch.empty ? Promise.resolve() : batch.flush(tx)
 }
 
 type EventRow = typeof messageEvents.$inferInsert
@@ -277,7 +304,8 @@ const dueAt = (m: Pick<Message, 'createdAt' | 'sendAt'>) => (m.sendAt !== null &
 export function countStatusChanges(tx: Db, events: EventRow[], messages: Message[]): Promise<void> {
   if (messages.length === 0) return Promise.resolve()
   let byId: Map<string, Message> | null = null
-  const batch = new RollupBatch()
+  const scoped = commitRollups(tx)
+  const batch = scoped ?? new RollupBatch()
   const delivered: [EventRow, Message][] = []
   for (const e of events) {
     const status = countedStatusOf(e)
@@ -300,12 +328,12 @@ export function countStatusChanges(tx: Db, events: EventRow[], messages: Message
       batch.channelError({ namespaceId: m.namespaceId, channelId: m.channelId, code, message: e.errorMessage ?? m.errorMessage ?? null, at: e.createdAt })
     }
   }
-  if (delivered.length > 0) return withReportedLatencies(tx, batch, delivered)
-  return batch.empty ? Promise.resolve() : batch.flush(tx)
+  if (delivered.length > 0) return withReportedLatencies(tx, batch, delivered, scoped !== null)
+  return scoped || batch.empty ? Promise.resolve() : batch.flush(tx)
 }
 
 /** A delivery reported after the send (a provider callback): its sent time is in the history. */
-async function withReportedLatencies(tx: Db, batch: RollupBatch, delivered: [EventRow, Message][]): Promise<void> {
+async function withReportedLatencies(tx: Db, batch: RollupBatch, delivered: [EventRow, Message][], scoped: boolean): Promise<void> {
   for (const [e, m] of delivered) {
     const [sent] = await tx
       .select({ at: messageEvents.createdAt })
@@ -314,7 +342,7 @@ async function withReportedLatencies(tx: Db, batch: RollupBatch, delivered: [Eve
       .limit(1)
     if (sent) batch.latency(m.namespaceId, m.channelId, 'sent_to_delivered', e.createdAt - sent.at, e.createdAt)
   }
-  await batch.flush(tx)
+  if (!scoped) await batch.flush(tx)
 }
 
 /**

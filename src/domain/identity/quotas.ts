@@ -5,10 +5,11 @@
  * Defaults come from `[limits]`; a namespace overrides them in `settings.quotas`
  * (`[[namespaces]] quotas` in the config), an application its request rate in `rate_limit`.
  */
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { TtlCache } from '../../lib/ttl-cache'
-import { applications, namespaces, usageCounters } from '../../store/schema'
-import type { Db } from '../../store/store'
+import { applications, namespaces } from '../../store/schema'
+import { all, insertRows } from '../../store/raw'
+import { type CommitBatch, commitBatch, type Db } from '../../store/store'
 import type { Deps } from '../deps'
 import { errors, RetryLaterError } from '../errors'
 
@@ -94,6 +95,35 @@ export function usagePeriods(at: number) {
   }
 }
 
+/** Message counts per namespace and period, written at the commit of the transaction. */
+class UsageBatch implements CommitBatch {
+  private readonly counts = new Map<string, { namespaceId: string; period: string; n: number }>()
+
+  add(namespaceId: string, period: string, n: number): void {
+    const key = `${namespaceId}|${period}`
+    const seen = this.counts.get(key)
+    if (seen) seen.n += n
+    else this.counts.set(key, { namespaceId, period, n })
+  }
+
+  absorb(other: UsageBatch): void {
+    for (const c of other.counts.values()) this.add(c.namespaceId, c.period, c.n)
+  }
+
+  async flush(tx: Db): Promise<void> {
+    const rows = [...this.counts.values()]
+    this.counts.clear()
+    await insertRows(tx, 'INSERT INTO usage_counters (namespace_id, period, messages)', 3, rows, (c) => [c.namespaceId, c.period, c.n], USAGE_CONFLICT)
+  }
+}
+
+const USAGE_CONFLICT = ' ON CONFLICT (namespace_id, period) DO UPDATE SET messages = messages + excluded.messages'
+
+/** On every accepted request: hand-written SQL (src/store/raw.ts). */
+const COUNT_USAGE =
+  'INSERT INTO usage_counters (namespace_id, period, messages) VALUES (?, ?, ?), (?, ?, ?) ' +
+  `${USAGE_CONFLICT.trim()} RETURNING period, messages`
+
 /**
  * Counts `n` accepted messages against the namespace's day and month, inside the write that
  * accepts them (so concurrent requests are counted exactly), and refuses the whole request with
@@ -109,17 +139,15 @@ export async function countAcceptedMessages(
   if (n <= 0) return
   const limits = await namespaceLimits(deps, namespaceId, tx)
   const periods = usagePeriods(at)
-  const counted = await tx
-    .insert(usageCounters)
-    .values([
-      { namespaceId, period: periods.day, messages: n },
-      { namespaceId, period: periods.month, messages: n },
-    ])
-    .onConflictDoUpdate({
-      target: [usageCounters.namespaceId, usageCounters.period],
-      set: { messages: sql`${usageCounters.messages} + excluded.messages` },
-    })
-    .returning({ period: usageCounters.period, messages: usageCounters.messages })
+  // Nothing to check: count with the transaction's other increments, once at its commit.
+  const unlimited = limits.messagesPerDay === 0 && limits.messagesPerMonth === 0
+  const batch = unlimited ? commitBatch(tx, 'usage', () => new UsageBatch()) : null
+  if (batch) {
+    batch.add(namespaceId, periods.day, n)
+    batch.add(namespaceId, periods.month, n)
+    return
+  }
+  const counted = await all<{ period: string; messages: number }>(tx, COUNT_USAGE, [namespaceId, periods.day, n, namespaceId, periods.month, n])
   const total = (period: string) => counted.find((c) => c.period === period)?.messages ?? n
   // The month first: when both are used up, the later reset is the one worth waiting for.
   const checks = [

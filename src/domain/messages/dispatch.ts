@@ -2,11 +2,13 @@
  * The dispatcher's side of the outbox: claim due messages with a lease, and record the outcome
  * of each attempt. A lease that runs out (a crashed process) makes the message claimable again.
  */
-import { and, asc, eq, inArray, isNotNull, isNull, lte, ne, notInArray, or, sql } from 'drizzle-orm'
-import { channels, messages, namespaces } from '../../store/schema'
+import { and, eq } from 'drizzle-orm'
+import { all } from '../../store/raw'
+import { channels, namespaces } from '../../store/schema'
 import type { Store } from '../../store/store'
 import { applyPendingStatuses } from '../inbound/statuses'
 import { appendEvents, type NewMessageEvent } from './events'
+import { MESSAGE_COLUMNS, messageFromRow, type MessageRow } from './rows'
 import type { Message } from './views'
 
 export interface AttemptError {
@@ -36,46 +38,12 @@ export async function claimDueMessages(
 ): Promise<Message[]> {
   // An idle poll must not take the write lock: look first, through the reader.
   // (A deleted namespace's backlog is not work: it must not make every poll take the lock.)
-  const anyDue = await store.read.all(
-    sql`SELECT 1 FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ${at} AND namespace_id NOT IN (SELECT id FROM namespaces WHERE status != 'active') LIMIT 1`,
-  )
+  const anyDue = await all(store.read, ANY_DUE, [at])
   if (anyDue.length === 0) return []
   return store.tx(async (tx) => {
-    const paused = tx.select({ id: channels.id }).from(channels).where(eq(channels.status, 'paused'))
-    // A deleted (disabled) namespace sends nothing more; its messages wait for the purge.
-    const disabled = tx.select({ id: namespaces.id }).from(namespaces).where(ne(namespaces.status, 'active'))
-    const due = await tx
-      .select({ id: messages.id, status: messages.status, namespaceId: messages.namespaceId })
-      .from(messages)
-      .where(
-        and(
-          isNotNull(messages.nextAttemptAt),
-          lte(messages.nextAttemptAt, at),
-          or(isNull(messages.leaseUntil), lte(messages.leaseUntil, at)),
-          eq(messages.direction, 'outbound'),
-          notInArray(messages.channelId, paused),
-          notInArray(messages.namespaceId, disabled),
-        ),
-      )
-      .orderBy(asc(messages.nextAttemptAt))
-      .limit(limit)
+    const due = await all<{ id: string; status: string }>(tx, DUE, [at, at, limit])
     if (due.length === 0) return []
-    const claimed = await tx
-      .update(messages)
-      .set({
-        status: 'sending',
-        attempts: sql`${messages.attempts} + 1`,
-        leaseOwner: owner,
-        leaseUntil: at + leaseMs,
-        updatedAt: at,
-      })
-      .where(
-        inArray(
-          messages.id,
-          due.map((d) => d.id),
-        ),
-      )
-      .returning()
+    const claimed = (await all<MessageRow>(tx, CLAIM, [owner, at + leaseMs, at, JSON.stringify(due.map((d) => d.id))])).map(messageFromRow)
     const previous = new Map(due.map((d) => [d.id, d.status]))
     const events: NewMessageEvent[] = []
     for (const m of claimed) {
@@ -88,6 +56,28 @@ export async function claimDueMessages(
     return claimed
   })
 }
+
+// The claim and the completion run for every message sent: hand-written SQL (src/store/raw.ts).
+const ANY_DUE =
+  "SELECT 1 FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND namespace_id NOT IN (SELECT id FROM namespaces WHERE status != 'active') LIMIT 1"
+/** Paused channels and deleted (disabled) namespaces send nothing; their messages wait. */
+const DUE =
+  'SELECT id, status FROM messages WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ' +
+  "AND direction = 'outbound' AND channel_id NOT IN (SELECT id FROM channels WHERE status = 'paused') " +
+  "AND namespace_id NOT IN (SELECT id FROM namespaces WHERE status != 'active') ORDER BY next_attempt_at LIMIT ?"
+const CLAIM =
+  "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ? " +
+  `WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${MESSAGE_COLUMNS}`
+
+/** The outcome's new column values, in the order of COMPLETE's first placeholders. */
+type Completion = { status: string; nextAttemptAt: number | null; errorCode: string | null; errorMessage: string | null; providerMessageId?: string | null; attemptsDelta: number }
+
+/** Only the holder of the lease for this very attempt records its outcome. */
+const COMPLETE =
+  'UPDATE messages SET status = ?, next_attempt_at = ?, error_code = ?, error_message = ?, ' +
+  'provider_message_id = CASE WHEN ? THEN ? ELSE provider_message_id END, attempts = attempts + ?, ' +
+  'lease_owner = NULL, lease_until = NULL, updated_at = ? ' +
+  `WHERE id = ? AND lease_owner = ? AND attempts = ? RETURNING ${MESSAGE_COLUMNS}`
 
 /**
  * Records the outcome of one attempt, if `owner` still holds the lease for that attempt
@@ -103,37 +93,45 @@ export async function completeAttempt(
 ): Promise<boolean> {
   const base = { namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }
   const errorFields = (e: AttemptError) => ({ errorCode: e.code, errorMessage: e.message.slice(0, 1000) })
-  let update: Partial<typeof messages.$inferInsert>
+  let update: Completion
   const events: NewMessageEvent[] = []
   switch (outcome.kind) {
     case 'sent': {
       const provider = { providerMessageId: outcome.providerMessageId ?? null }
-      update = { status: outcome.confirmed, nextAttemptAt: null, errorCode: null, errorMessage: null, ...provider }
+      update = { status: outcome.confirmed, nextAttemptAt: null, errorCode: null, errorMessage: null, ...provider, attemptsDelta: 0 }
       events.push({ ...base, status: 'sent', ...provider })
       if (outcome.confirmed !== 'sent') events.push({ ...base, status: 'delivered', ...provider })
       if (outcome.confirmed === 'read') events.push({ ...base, status: 'read', ...provider })
       break
     }
     case 'retry':
-      update = { status: 'queued', nextAttemptAt: outcome.nextAttemptAt, ...errorFields(outcome.error) }
+      update = { status: 'queued', nextAttemptAt: outcome.nextAttemptAt, ...errorFields(outcome.error), attemptsDelta: 0 }
       events.push({ ...base, status: 'queued', ...errorFields(outcome.error), errorClass: outcome.error.class })
       break
     case 'failed':
-      update = { status: 'failed', nextAttemptAt: null, ...errorFields(outcome.error) }
+      update = { status: 'failed', nextAttemptAt: null, ...errorFields(outcome.error), attemptsDelta: 0 }
       events.push({ ...base, status: 'failed', ...errorFields(outcome.error), errorClass: outcome.error.class })
       break
     case 'released':
-      // Handed back unfinished (shutdown): the attempt does not count against max_attempts.
-      update = { status: 'queued', nextAttemptAt: at, attempts: sql`${messages.attempts} - 1` as unknown as number }
+      // Handed back unfinished (shutdown): the attempt does not count against max_attempts, and
+      // the message keeps the error of its last real attempt.
+      update = { status: 'queued', nextAttemptAt: at, errorCode: null, errorMessage: null, attemptsDelta: -1 }
       events.push({ ...base, status: 'queued', errorCode: 'shutdown', errorMessage: 'released at shutdown' })
       break
   }
+  const keepError = outcome.kind === 'released'
   return store.write(async (tx) => {
-    const rows = await tx
-      .update(messages)
-      .set({ ...update, leaseOwner: null, leaseUntil: null, updatedAt: at })
-      .where(and(eq(messages.id, message.id), eq(messages.leaseOwner, owner), eq(messages.attempts, message.attempts)))
-      .returning()
+    const rows = (
+      await all<MessageRow>(tx, keepError ? RELEASE : COMPLETE, [
+        ...(keepError ? [update.status, update.nextAttemptAt] : [update.status, update.nextAttemptAt, update.errorCode, update.errorMessage]),
+        ...(keepError ? [] : [update.providerMessageId !== undefined ? 1 : 0, update.providerMessageId ?? null]),
+        update.attemptsDelta,
+        at,
+        message.id,
+        owner,
+        message.attempts,
+      ])
+    ).map(messageFromRow)
     if (!rows[0]) return false
     await appendEvents(tx, events, rows)
     // A provider may have reported on the message before its API answer got here.
@@ -141,6 +139,11 @@ export async function completeAttempt(
     return true
   })
 }
+
+/** A release changes neither the error nor the provider id of the message. */
+const RELEASE =
+  'UPDATE messages SET status = ?, next_attempt_at = ?, attempts = attempts + ?, lease_owner = NULL, lease_until = NULL, updated_at = ? ' +
+  `WHERE id = ? AND lease_owner = ? AND attempts = ? RETURNING ${MESSAGE_COLUMNS}`
 
 /** The channel row and namespace slug a claimed message needs for its send. */
 export async function loadSendTarget(store: Store, namespaceId: string, channelId: string) {

@@ -5,10 +5,11 @@
  */
 import { newId } from '../../lib/ids'
 import { countMessageStatuses } from '../../lib/metrics'
-import { messageEvents } from '../../store/schema'
+import type { messageEvents } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { countStatusChanges } from '../analytics/rollups'
 import { emitMessageEvents } from '../webhooks/emit'
+import { insertEvents } from './rows'
 import type { Message } from './views'
 
 export type NewMessageEvent = Omit<typeof messageEvents.$inferInsert, 'id'>
@@ -23,7 +24,7 @@ const isNews = (e: NewMessageEvent) => !(e.status === 'queued' && e.errorCode)
 export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: Message[] = []): Promise<void> {
   if (events.length === 0) return
   const rows = events.map((e) => ({ id: newId('evt'), ...e }))
-  await tx.insert(messageEvents).values(rows)
+  await insertEvents(tx, rows)
   // Analytics count what moved a message, in this same transaction: exact across crashes.
   await countStatusChanges(tx, rows, messages)
   for (const message of messages) {

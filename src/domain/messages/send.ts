@@ -3,12 +3,11 @@
  * row, which is itself the dispatcher's work item (transactional outbox). One message or a batch,
  * with Idempotency-Key support, through the group-commit write queue.
  */
-import { and, eq } from 'drizzle-orm'
 import { getConnector } from '../../connectors/registry'
 import { newId } from '../../lib/ids'
 import { urlProblem } from '../../lib/url-guard'
 import { zodFieldErrors } from '../../lib/zod-errors'
-import { idempotencyKeys, messages } from '../../store/schema'
+import { all } from '../../store/raw'
 import type { Db } from '../../store/store'
 import { countNewMessages } from '../analytics/rollups'
 import { resolveChannel } from '../channels/resolve'
@@ -17,6 +16,7 @@ import { type FieldError, errors } from '../errors'
 import { countAcceptedMessages } from '../identity/quotas'
 import { emitMessageEvents } from '../webhooks/emit'
 import type { SendMessageInput } from './input'
+import { insertMessages } from './rows'
 import type { Message } from './views'
 
 /** An Idempotency-Key answers with the first response for this long (DESIGN.md). */
@@ -143,18 +143,26 @@ async function prepareMessage(
 
 const inFlight = new Set<string>()
 
+type IdempotencyRow = { request_hash: string; response_status: number; response_body: string; created_at: number }
+
+const FIND_KEY = 'SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE namespace_id = ? AND key = ?'
+/**
+ * Takes the key for this request, or takes over an expired record of it, before anything else
+ * is written. No row back: a fresh record holds the key (its request is replayed).
+ */
+const CLAIM_KEY =
+  'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+  'ON CONFLICT (namespace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = excluded.response_status, ' +
+  'response_body = excluded.response_body, created_at = excluded.created_at WHERE idempotency_keys.created_at <= ? RETURNING 1 AS taken'
+
 async function findIdempotent(db: Db, namespaceId: string, key: string, at: number) {
-  const rows = await db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.namespaceId, namespaceId), eq(idempotencyKeys.key, key)))
-  const row = rows[0]
-  return row && row.createdAt > at - IDEMPOTENCY_TTL_MS ? row : undefined
+  const row = (await all<IdempotencyRow>(db, FIND_KEY, [namespaceId, key]))[0]
+  return row && row.created_at > at - IDEMPOTENCY_TTL_MS ? row : undefined
 }
 
-function replay(row: typeof idempotencyKeys.$inferSelect, requestHash: string): Accepted {
-  if (row.requestHash !== requestHash) throw errors.idempotencyMismatch()
-  return { status: row.responseStatus, body: JSON.parse(row.responseBody), replayed: true }
+function replay(row: IdempotencyRow, requestHash: string): Accepted {
+  if (row.request_hash !== requestHash) throw errors.idempotencyMismatch()
+  return { status: row.response_status, body: JSON.parse(row.response_body), replayed: true }
 }
 
 /**
@@ -188,29 +196,21 @@ async function accept(
     const body = respond(rows)
     const result = await deps.store.write(async (tx): Promise<Accepted> => {
       if (idem) {
-        // Authoritative check inside the write lock: another instance may have taken the key.
-        const seen = await findIdempotent(tx, namespaceId, idem.key, at)
-        if (seen) return replay(seen, idem.requestHash)
-        await tx
-          .delete(idempotencyKeys)
-          .where(and(eq(idempotencyKeys.namespaceId, namespaceId), eq(idempotencyKeys.key, idem.key)))
+        // Authoritative inside the write lock: another instance may have taken the key. The
+        // response is recorded now; a failure below rolls it back with everything else.
+        const taken = await all(tx, CLAIM_KEY, [namespaceId, idem.key, idem.requestHash, 202, JSON.stringify(body), at, at - IDEMPOTENCY_TTL_MS])
+        if (taken.length === 0) {
+          const seen = await findIdempotent(tx, namespaceId, idem.key, at)
+          if (seen) return replay(seen, idem.requestHash)
+          throw new Error('idempotency key neither taken nor found')
+        }
       }
       // Counted in the same write as the rows, so the quota holds exactly under concurrency.
       await countAcceptedMessages(deps, tx, namespaceId, rows.length, at)
-      await tx.insert(messages).values(rows)
+      await insertMessages(tx, rows)
       await countNewMessages(tx, rows)
       for (const row of rows) {
         if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
-      }
-      if (idem) {
-        await tx.insert(idempotencyKeys).values({
-          namespaceId,
-          key: idem.key,
-          requestHash: idem.requestHash,
-          responseStatus: 202,
-          responseBody: JSON.stringify(body),
-          createdAt: at,
-        })
       }
       return { status: 202, body, replayed: false }
     })

@@ -5,6 +5,7 @@
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm'
 import { connectorTypes } from '../../connectors/registry'
 import { suppressions } from '../../store/schema'
+import { all } from '../../store/raw'
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
@@ -75,17 +76,11 @@ export async function unsuppress(
   return rows.length > 0
 }
 
+/** Checked before every send: hand-written SQL (src/store/raw.ts). */
+const SUPPRESSED = 'SELECT reason FROM suppressions WHERE namespace_id = ? AND channel_type = ? AND recipient = ? LIMIT 1'
+
 export async function isSuppressed(db: Db, namespaceId: string, channelType: string, recipient: string) {
-  const rows = await db
-    .select({ reason: suppressions.reason })
-    .from(suppressions)
-    .where(
-      and(
-        eq(suppressions.namespaceId, namespaceId),
-        eq(suppressions.channelType, channelType),
-        eq(suppressions.recipient, normalizeRecipient(recipient)),
-      ),
-    )
+  const rows = await all<{ reason: string }>(db, SUPPRESSED, [namespaceId, channelType, normalizeRecipient(recipient)])
   return rows[0]?.reason ?? null
 }
 

@@ -6,7 +6,9 @@ import { and, eq, inArray } from 'drizzle-orm'
 import { newId } from '../../lib/ids'
 import { TtlCache } from '../../lib/ttl-cache'
 import { channels, namespaces, terminals, webhookDeliveries, webhooks } from '../../store/schema'
+import { all } from '../../store/raw'
 import type { Db } from '../../store/store'
+import { insertDeliveries } from '../messages/rows'
 import { type Message, parseRecipient } from '../messages/views'
 import { type EventType, MESSAGE_EVENT_TYPES } from './event-types'
 
@@ -20,8 +22,12 @@ type Subscriber = { id: string; types: Set<string>; all: boolean; channelIds: Se
 const subscriberCache = new TtlCache<Subscriber[]>(SUBSCRIBER_TTL_MS)
 const slugCache = new TtlCache<string>(60_000)
 
+/** Endpoints read by the deliverer for each attempt (src/domain/webhooks/work.ts `loadEndpoint`). */
+export const endpointCache = new TtlCache<typeof webhooks.$inferSelect | null>(SUBSCRIBER_TTL_MS)
+
 export function invalidateWebhookCache(): void {
   subscriberCache.clear()
+  endpointCache.clear()
 }
 
 async function subscribers(tx: Db, namespaceId: string): Promise<Subscriber[]> {
@@ -69,9 +75,7 @@ export async function emitEvents(tx: Db, namespaceId: string, events: NamespaceE
   if (ids.length === 0) return
   // The cache may be a second old (another instance deleted or disabled an endpoint): only
   // endpoints that exist and are enabled in this transaction get a delivery.
-  const live = new Set(
-    (await tx.select({ id: webhooks.id }).from(webhooks).where(and(inArray(webhooks.id, ids), eq(webhooks.enabled, true)))).map((r) => r.id),
-  )
+  const live = new Set((await all<{ id: string }>(tx, liveText(ids.length), ids)).map((r) => r.id))
   const slug = await namespaceSlug(tx, namespaceId)
   const rows: (typeof webhookDeliveries.$inferInsert)[] = []
   for (const { event, matching: all } of wanted) {
@@ -93,9 +97,13 @@ export async function emitEvents(tx: Db, namespaceId: string, events: NamespaceE
       })
     }
   }
-  // Bounded statements: SQLite caps the number of bound parameters per statement.
-  for (let i = 0; i < rows.length; i += 200) await tx.insert(webhookDeliveries).values(rows.slice(i, i + 200))
+  await insertDeliveries(tx, rows)
 }
+
+const liveTexts: string[] = []
+/** The endpoints of `n` ids that exist and are enabled (one text per count, kept prepared). */
+const liveText = (n: number) =>
+  (liveTexts[n] ??= `SELECT id FROM webhooks WHERE enabled = 1 AND id IN (${Array(n).fill('?').join(', ')})`)
 
 function encodePayload(event: { type: string; id: string; timestamp: string; namespace: string; data: unknown }): string {
   const full = JSON.stringify(event)

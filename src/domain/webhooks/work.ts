@@ -3,11 +3,12 @@
  * flight per endpoint, the oldest of each endpoint first), and record each attempt's outcome:
  * success, a retry on the schedule, a dead letter, or a disabled endpoint.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { newId } from '../../lib/ids'
-import { webhookAttempts, webhookDeliveries, webhooks } from '../../store/schema'
+import { all, run } from '../../store/raw'
+import { webhooks } from '../../store/schema'
 import type { Store } from '../../store/store'
-import { emitEvents, invalidateWebhookCache } from './emit'
+import { emitEvents, endpointCache, invalidateWebhookCache } from './emit'
 import type { Delivery } from './deliveries'
 
 /**
@@ -23,37 +24,85 @@ export async function claimDueDeliveries(
   at: number,
 ): Promise<Delivery[]> {
   // An idle poll must not take the write lock: look first, through the reader.
-  const anyDue = await store.read.all(sql`SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ${at} LIMIT 1`)
+  const anyDue = await all(store.read, ANY_DUE, [at])
   if (anyDue.length === 0) return []
   return store.tx(async (tx) => {
-    const endpoints = (await tx.all(sql`
-      SELECT w.id AS id,
-        (SELECT count(*) FROM webhook_deliveries f
-          WHERE f.webhook_id = w.id AND f.status = 'pending' AND f.lease_until > ${at}) AS in_flight
-      FROM webhooks w
-      WHERE w.enabled = 1 AND EXISTS (
-        SELECT 1 FROM webhook_deliveries d
-        WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= ${at})`)) as { id: string; in_flight: number }[]
+    const endpoints = await all<{ id: string; in_flight: number }>(tx, ENDPOINTS_DUE, [at, at])
     const picked: string[] = []
     for (const endpoint of endpoints) {
       const room = Math.min(opts.perEndpoint - endpoint.in_flight, opts.limit - picked.length)
       if (room <= 0) continue
-      const due = (await tx.all(sql`
-        SELECT id FROM webhook_deliveries
-        WHERE webhook_id = ${endpoint.id} AND status = 'pending' AND next_attempt_at <= ${at}
-          AND (lease_until IS NULL OR lease_until <= ${at})
-        ORDER BY next_attempt_at, id LIMIT ${room}`)) as { id: string }[]
-      picked.push(...due.map((d) => d.id))
+      const due = await all<{ id: string }>(tx, DUE, [endpoint.id, at, at, room])
+      for (const d of due) picked.push(d.id)
       if (picked.length >= opts.limit) break
     }
     if (picked.length === 0) return []
-    return tx
-      .update(webhookDeliveries)
-      .set({ leaseOwner: owner, leaseUntil: at + opts.leaseMs, attempts: sql`${webhookDeliveries.attempts} + 1`, updatedAt: at })
-      .where(inArray(webhookDeliveries.id, picked))
-      .returning()
+    return (await all<DeliveryRow>(tx, CLAIM, [owner, at + opts.leaseMs, at, JSON.stringify(picked)])).map(deliveryFromRow)
   })
 }
+
+// Claims and completions run for every delivery: hand-written SQL (src/store/raw.ts).
+const ANY_DUE = "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1"
+const ENDPOINTS_DUE = `SELECT w.id AS id,
+  (SELECT count(*) FROM webhook_deliveries f WHERE f.webhook_id = w.id AND f.status = 'pending' AND f.lease_until > ?) AS in_flight
+  FROM webhooks w
+  WHERE w.enabled = 1 AND EXISTS (
+    SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= ?)`
+const DUE = `SELECT id FROM webhook_deliveries
+  WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+  ORDER BY next_attempt_at, id LIMIT ?`
+const DELIVERY_COLUMNS =
+  'id, namespace_id, webhook_id, event_id, event_type, payload, status, attempts, next_attempt_at, lease_owner, lease_until, ' +
+  'last_status_code, last_error, created_at, updated_at'
+const CLAIM =
+  'UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? ' +
+  `WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${DELIVERY_COLUMNS}`
+
+interface DeliveryRow {
+  id: string
+  namespace_id: string
+  webhook_id: string
+  event_id: string
+  event_type: string
+  payload: string
+  status: string
+  attempts: number
+  next_attempt_at: number | null
+  lease_owner: string | null
+  lease_until: number | null
+  last_status_code: number | null
+  last_error: string | null
+  created_at: number
+  updated_at: number
+}
+
+const deliveryFromRow = (r: DeliveryRow): Delivery => ({
+  id: r.id,
+  namespaceId: r.namespace_id,
+  webhookId: r.webhook_id,
+  eventId: r.event_id,
+  eventType: r.event_type,
+  payload: r.payload,
+  status: r.status,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until,
+  lastStatusCode: r.last_status_code,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+/** Only the holder of the lease for this very attempt records it. */
+const COMPLETE =
+  'UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, attempts = attempts + ?, lease_owner = NULL, lease_until = NULL, ' +
+  'last_status_code = CASE WHEN ? THEN ? ELSE last_status_code END, last_error = CASE WHEN ? THEN ? ELSE last_error END, updated_at = ? ' +
+  'WHERE id = ? AND lease_owner = ? AND attempts = ? RETURNING id'
+const INSERT_ATTEMPT =
+  'INSERT INTO webhook_attempts (id, delivery_id, webhook_id, namespace_id, attempted_at, status_code, latency_ms, response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
+const RECOVERED = 'UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL'
+const FAILING = 'UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL'
 
 export interface AttemptRecord {
   statusCode: number | null
@@ -84,35 +133,41 @@ export async function completeDelivery(
   return store.write(async (tx) => {
     const requeued = outcome.kind === 'retry' || outcome.kind === 'released' || outcome.kind === 'deferred'
     const status = outcome.kind === 'succeeded' ? 'succeeded' : requeued ? 'pending' : 'failed'
-    const rows = await tx
-      .update(webhookDeliveries)
-      .set({
-        status,
-        nextAttemptAt: outcome.kind === 'retry' || outcome.kind === 'deferred' ? outcome.nextAttemptAt : outcome.kind === 'released' ? at : null,
-        // A release (shutdown, a disabled endpoint) or a deferral was no attempt: it must not use one up.
-        ...(outcome.kind === 'released' || outcome.kind === 'deferred' ? { attempts: sql`${webhookDeliveries.attempts} - 1` } : {}),
-        leaseOwner: null,
-        leaseUntil: null,
-        ...(attempt ? { lastStatusCode: attempt.statusCode, lastError: attempt.error } : {}),
-        updatedAt: at,
-      })
-      .where(and(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.leaseOwner, owner), eq(webhookDeliveries.attempts, delivery.attempts)))
-      .returning({ id: webhookDeliveries.id })
+    const nextAttemptAt = outcome.kind === 'retry' || outcome.kind === 'deferred' ? outcome.nextAttemptAt : outcome.kind === 'released' ? at : null
+    // A release (shutdown, a disabled endpoint) or a deferral was no attempt: it must not use one up.
+    const attemptsDelta = outcome.kind === 'released' || outcome.kind === 'deferred' ? -1 : 0
+    const recorded = attempt ? 1 : 0
+    const rows = await all<{ id: string }>(tx, COMPLETE, [
+      status,
+      nextAttemptAt,
+      attemptsDelta,
+      recorded,
+      attempt?.statusCode ?? null,
+      recorded,
+      attempt?.error ?? null,
+      at,
+      delivery.id,
+      owner,
+      delivery.attempts,
+    ])
     if (!rows[0]) return false
     if (attempt) {
-      await tx.insert(webhookAttempts).values({
-        id: newId('wha'),
-        deliveryId: delivery.id,
-        webhookId: delivery.webhookId,
-        namespaceId: delivery.namespaceId,
-        attemptedAt: at - attempt.latencyMs,
-        ...attempt,
-      })
+      await run(tx, INSERT_ATTEMPT, [
+        newId('wha'),
+        delivery.id,
+        delivery.webhookId,
+        delivery.namespaceId,
+        at - attempt.latencyMs,
+        attempt.statusCode,
+        attempt.latencyMs,
+        attempt.response,
+        attempt.error,
+      ])
     }
     if (outcome.kind === 'succeeded') {
-      await tx.update(webhooks).set({ failingSince: null }).where(and(eq(webhooks.id, delivery.webhookId), sql`failing_since IS NOT NULL`))
+      await run(tx, RECOVERED, [delivery.webhookId])
     } else if (outcome.kind === 'retry' || outcome.kind === 'dead') {
-      await tx.update(webhooks).set({ failingSince: at }).where(and(eq(webhooks.id, delivery.webhookId), sql`failing_since IS NULL`))
+      await run(tx, FAILING, [at, delivery.webhookId])
     } else if (outcome.kind === 'disable') {
       const [hook] = await tx
         .update(webhooks)
@@ -133,7 +188,14 @@ export async function completeDelivery(
   })
 }
 
-/** The endpoint and its sealed secrets, for one attempt. */
+/**
+ * The endpoint and its sealed secrets, for one attempt. Cached for a second (changes made in
+ * this process clear it at once): a claim only takes deliveries of enabled endpoints anyway.
+ */
 export async function loadEndpoint(store: Store, webhookId: string) {
-  return (await store.read.select().from(webhooks).where(eq(webhooks.id, webhookId)))[0]
+  const hit = endpointCache.get(webhookId)
+  if (hit !== undefined) return hit ?? undefined
+  const row = (await store.read.select().from(webhooks).where(eq(webhooks.id, webhookId)))[0]
+  endpointCache.set(webhookId, row ?? null)
+  return row
 }

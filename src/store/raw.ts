@@ -1,0 +1,86 @@
+/**
+ * Hand-written SQL for the hot paths (ingest, claims, events, deliveries). drizzle builds each
+ * statement's text anew on every call, ~30 µs a statement, which was two thirds of the ingest
+ * path's CPU (docs/performance.md). On bun:sqlite these run on the connection under the drizzle
+ * handle through its statement cache (`query`), synchronously: the transaction is already open
+ * there. On libSQL they become drizzle `sql` objects with the same text and bound parameters,
+ * so both drivers run the same statement.
+ *
+ * Statement texts must be constants (or from a small set): each distinct text is prepared once
+ * and kept. Placeholders are `?`; never put a `?` inside a literal.
+ */
+import { Database, type SQLQueryBindings } from 'bun:sqlite'
+import { type SQL, sql } from 'drizzle-orm'
+import type { Db } from './store'
+
+export type Param = string | number | bigint | null | Uint8Array
+
+/** The bun:sqlite connection under a drizzle handle, or null on another driver. */
+export function nativeConnection(db: Db): Database | null {
+  const client = (db as unknown as { session?: { client?: unknown } }).session?.client
+  return client instanceof Database ? client : null
+}
+
+const drizzleTexts = new Map<string, SQL[]>()
+
+/** The same statement as a drizzle `sql` object: text split at each `?`, values bound. */
+function toDrizzle(text: string, params: readonly Param[]): SQL {
+  let pieces = drizzleTexts.get(text)
+  if (!pieces) drizzleTexts.set(text, (pieces = text.split('?').map((p) => sql.raw(p))))
+  if (pieces.length !== params.length + 1) throw new Error(`statement has ${pieces.length - 1} placeholders, got ${params.length} values`)
+  const chunks: SQL[] = [pieces[0]!]
+  params.forEach((p, i) => chunks.push(sql`${p}`, pieces![i + 1]!))
+  return sql.join(chunks)
+}
+
+/** Runs a statement that returns nothing. */
+export function run(db: Db, text: string, params: readonly Param[] = []): Promise<void> {
+  const native = nativeConnection(db)
+  if (native) {
+    native.query(text).run(...(params as SQLQueryBindings[]))
+    return Promise.resolve()
+  }
+  return Promise.resolve(db.run(toDrizzle(text, params))).then(() => undefined)
+}
+
+/** Runs a statement and returns its rows as objects keyed by column name (as written in SQL). */
+export function all<T>(db: Db, text: string, params: readonly Param[] = []): Promise<T[]> {
+  const native = nativeConnection(db)
+  if (native) return Promise.resolve(native.query(text).all(...(params as SQLQueryBindings[])) as T[])
+  return Promise.resolve(db.all<T>(toDrizzle(text, params)))
+}
+
+/** `all` on bun:sqlite without a promise, or null on another driver: for loops of statements. */
+export function nativeAll<T>(db: Db, text: string, params: readonly Param[] = []): T[] | null {
+  const native = nativeConnection(db)
+  return native ? (native.query(text).all(...(params as SQLQueryBindings[])) as T[]) : null
+}
+
+const rowTexts = new Map<string, string>()
+
+/**
+ * `INSERT INTO table (cols) VALUES (?, …), (?, …) tail` for `rows` rows, kept per row count so
+ * the statement stays prepared. `tail` is e.g. an ON CONFLICT clause.
+ */
+export function insertText(head: string, columns: number, rows: number, tail = ''): string {
+  const key = `${head}|${columns}|${rows}|${tail}`
+  let text = rowTexts.get(key)
+  if (text === undefined) {
+    const tuple = `(${Array(columns).fill('?').join(', ')})`
+    rowTexts.set(key, (text = `${head} VALUES ${Array(rows).fill(tuple).join(', ')}${tail}`))
+  }
+  return text
+}
+
+/** Rows per multi-row INSERT: few distinct texts (cached), few statements per bulk write. */
+export const ROWS_PER_INSERT = 50
+
+/** Inserts rows in chunks of ROWS_PER_INSERT with one prepared text per chunk size. */
+export async function insertRows<R>(db: Db, head: string, columns: number, rows: readonly R[], values: (r: R) => Param[], tail = ''): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.length <= ROWS_PER_INSERT ? rows : rows.slice(i, i + ROWS_PER_INSERT)
+    const params: Param[] = []
+    for (const r of chunk) params.push(...values(r))
+    await run(db, insertText(head, columns, chunk.length, tail), params)
+  }
+}

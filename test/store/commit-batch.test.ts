@@ -1,0 +1,82 @@
+/**
+ * Commit batches (src/store/store.ts): counters gathered by the writes of one group commit are
+ * written once, before COMMIT, and a write that fails takes its own additions with it.
+ */
+import { afterEach, describe, expect, test } from 'bun:test'
+import { all, run } from '../../src/store/raw'
+import { type CommitBatch, commitBatch, type Db, type Store } from '../../src/store/store'
+import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c()
+})
+
+class Tally implements CommitBatch {
+  n = 0
+  static flushes = 0
+  absorb(other: Tally): void {
+    this.n += other.n
+  }
+  async flush(tx: Db): Promise<void> {
+    Tally.flushes++
+    await run(tx, 'UPDATE namespaces SET name = CAST(CAST(name AS INTEGER) + ? AS TEXT) WHERE id = ?', [this.n, 'ns_1'])
+  }
+}
+
+const add = (tx: Db, n: number) => {
+  const tally = commitBatch(tx, 'tally', () => new Tally())
+  if (!tally) throw new Error('not in a store transaction')
+  tally.n += n
+}
+
+const total = async (store: Store) => Number((await all<{ name: string }>(store.read, 'SELECT name FROM namespaces WHERE id = ?', ['ns_1']))[0]!.name)
+
+for (const driver of storeDrivers) {
+  describe(driver.name, () => {
+    async function open() {
+      const dir = tempDir()
+      const store = await migratedStore(driver, dir.path)
+      cleanups.push(async () => {
+        await store.close()
+        dir.cleanup()
+      })
+      await store.tx((tx) => run(tx, "INSERT INTO namespaces (id, slug, name, status, settings, created_at, updated_at) VALUES ('ns_1', 'a', '0', 'active', '{}', 1, 1)"))
+      return store
+    }
+
+    test('queued writes share one flush; the failed write\'s additions are dropped with its savepoint', async () => {
+      const store = await open()
+      Tally.flushes = 0
+      const results = await Promise.allSettled([
+        store.write(async (tx) => add(tx, 1)),
+        store.write(async (tx) => {
+          add(tx, 100)
+          throw new Error('this write fails')
+        }),
+        store.write(async (tx) => add(tx, 10)),
+      ])
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(Tally.flushes).toBe(1)
+      expect(await total(store)).toBe(11)
+    })
+
+    test('a plain transaction flushes its batch before it commits, and a failed one writes nothing', async () => {
+      const store = await open()
+      await store.tx(async (tx) => add(tx, 5))
+      expect(await total(store)).toBe(5)
+      await expect(
+        store.tx(async (tx) => {
+          add(tx, 7)
+          throw new Error('rolled back')
+        }),
+      ).rejects.toThrow('rolled back')
+      expect(await total(store)).toBe(5)
+    })
+
+    test('outside a store transaction there is no batch to defer to', async () => {
+      const store = await open()
+      expect(commitBatch(store.read, 'tally', () => new Tally())).toBeNull()
+    })
+  })
+}
