@@ -4,11 +4,10 @@
  * Inbound mail, bounces and complaints arrive through the built-in SMTP listener
  * (src/engine/smtp-listener.ts), not through a provider callback.
  */
-import nodemailer from 'nodemailer'
 import { checkSmtpHost, isEmailAddress, type SmtpConfig, smtpConfigSchema, smtpOptionsSchema } from './smtp/config'
 import { composeMail } from './smtp/compose'
 import { classifySmtpError } from './smtp/errors'
-import { acquireTransport, closeSmtpTransports, transportOptions } from './smtp/transports'
+import { acquireTransport, closeSmtpTransports, loadNodemailer, transportOptions } from './smtp/transports'
 import { type Connector, ConnectorError, type DraftProblem } from './types'
 
 export { outboundMessageId } from './smtp/compose'
@@ -48,7 +47,7 @@ export const smtpConnector: Connector<SmtpConfig> = {
     // The host is tenant-controlled: checked at every send, since what it resolves to can change.
     await checkSmtpHost(ctx.config.host, ctx.fetch)
     const mail = await composeMail(msg, ctx)
-    const { transporter, release } = acquireTransport(msg.channel.id, ctx.config)
+    const { transporter, release } = await acquireTransport(msg.channel.id, ctx.config)
     try {
       const info = await transporter.sendMail(mail)
       if (info.rejected.length > 0) {
@@ -65,7 +64,7 @@ export const smtpConnector: Connector<SmtpConfig> = {
   async health(ctx) {
     const { host, port } = ctx.config
     // A connection of its own: a verify must not take (or break) a pooled one.
-    const transporter = nodemailer.createTransport(transportOptions(ctx.config))
+    const transporter = (await loadNodemailer()).createTransport(transportOptions(ctx.config))
     try {
       await checkSmtpHost(host, ctx.fetch)
       await transporter.verify()

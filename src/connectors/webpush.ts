@@ -6,7 +6,7 @@
  */
 import { createECDH, ECDH } from 'node:crypto'
 import { importJWK, jwtVerify } from 'jose'
-import webpush from 'web-push'
+import type webpushType from 'web-push'
 import { z } from 'zod'
 import { checkUrlSyntax, UrlRejectedError } from '../lib/url-guard'
 import { parseRetryAfter } from './http'
@@ -196,11 +196,31 @@ async function failedResponse(res: Response): Promise<ConnectorError> {
   return new ConnectorError('permanent', `http_${status}`, `HTTP ${status} from the push service${said}`)
 }
 
+let webpushModule: Promise<typeof webpushType> | null = null
+/** web-push, loaded on first use: ~13 MB of idle memory that only web push channels need. */
+function loadWebpush(): Promise<typeof webpushType> {
+  webpushModule ??= import('web-push').then((m) => m.default)
+  return webpushModule
+}
+
+/**
+ * A VAPID key pair as web-push's `generateVAPIDKeys` makes it (a P-256 pair: the uncompressed
+ * 65-byte public point and the 32-byte private scalar, base64url), without loading web-push
+ * when a channel is created.
+ */
+export function generateVapidKeys(): { publicKey: string; privateKey: string } {
+  const curve = createECDH('prime256v1')
+  curve.generateKeys()
+  const pad = (b: Buffer, n: number) => (b.length < n ? Buffer.concat([Buffer.alloc(n - b.length), b]) : b)
+  return { publicKey: pad(curve.getPublicKey(), 65).toString('base64url'), privateKey: pad(curve.getPrivateKey(), 32).toString('base64url') }
+}
+
 /** Signs a VAPID JWT for a made-up audience and verifies it with the public key: the pair works. */
 async function checkVapidKeys(config: WebpushConfig): Promise<void> {
   const { vapid_public_key: publicKey, vapid_private_key: privateKey, subject } = config
   if (!publicKey || !privateKey) throw new Error('the channel has no VAPID keys; replace its config to have them generated')
   const audience = 'https://example.invalid'
+  const webpush = await loadWebpush()
   const { Authorization } = webpush.getVapidHeaders(audience, subject, publicKey, privateKey, 'aes128gcm')
   const token = /^vapid t=([^,]+), k=/.exec(Authorization)?.[1]
   if (!token) throw new Error('web-push produced no VAPID token')
@@ -227,7 +247,7 @@ export const webpushConnector: Connector<WebpushConfig> = {
     if (previous?.vapid_public_key && previous.vapid_private_key) {
       return { ...config, vapid_public_key: previous.vapid_public_key, vapid_private_key: previous.vapid_private_key }
     }
-    const keys = webpush.generateVAPIDKeys()
+    const keys = generateVapidKeys()
     return { ...config, vapid_public_key: keys.publicKey, vapid_private_key: keys.privateKey }
   },
   checkDraft(draft) {
@@ -254,6 +274,7 @@ export const webpushConnector: Connector<WebpushConfig> = {
     if (size > MAX_PAYLOAD_BYTES) {
       throw new ConnectorError('permanent', 'payload_too_large', `the push payload is ${size} bytes; at most ${MAX_PAYLOAD_BYTES} fit`)
     }
+    const webpush = await loadWebpush()
     let details: ReturnType<typeof webpush.generateRequestDetails>
     try {
       const to = msg.to as Subscription

@@ -18,7 +18,7 @@ import { type JobInfo, JobRunner } from './jobs'
 import { InboundListeners } from './listeners'
 import { Provisioner } from './provisioner'
 import { WebhookDeliverer } from './webhook-deliverer'
-import { type SmtpListener, startSmtpListener } from './smtp-listener'
+import type { SmtpListener } from './smtp-listener'
 
 const PENDING_STATUS_TTL_MS = 7 * 24 * 60 * 60 * 1000
 
@@ -127,7 +127,8 @@ export class Engine {
     this.dispatcher.start()
     this.deliverer.start()
     this.listeners.start()
-    this.smtp = await startSmtpListener(this.deps, this.fullConfig, this.log)
+    // smtp-server and mailparser are loaded only when the listener is on (idle memory, start-up).
+    if (this.fullConfig.smtp.enabled) this.smtp = await (await import('./smtp-listener')).startSmtpListener(this.deps, this.fullConfig, this.log)
     this.jobs.start()
   }
 

@@ -22,7 +22,7 @@ import { appsRoutes } from './routes/apps'
 import { auditRoutes } from './routes/audit'
 import { authRoutes } from './routes/auth'
 import { channelsRoutes } from './routes/channels'
-import { docsRoutes } from './routes/docs'
+import { lazyDocsRoutes } from './routes/docs-mount'
 import { healthRoutes } from './routes/health'
 import { inboundRoutes } from './routes/inbound'
 import { membersRoutes } from './routes/members'
@@ -92,7 +92,7 @@ export function createApp(deps: Deps, opts: AppOptions) {
 
   app.route('/', healthRoutes(deps.store))
   if (deps.config.metrics.enabled) app.route('/', metricsRoutes(deps))
-  app.route('/docs', docsRoutes())
+  app.route('/', lazyDocsRoutes())
   app.route('/v1/namespaces/:ns/messages', messagesRoutes(deps))
   app.route('/v1/namespaces/:ns/channels', channelsRoutes(deps))
   app.route('/v1/namespaces/:ns/suppressions', suppressionsRoutes(deps))

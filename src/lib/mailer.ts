@@ -2,9 +2,8 @@
  * The instance's own outgoing mail (password resets, invitations): `[mail] smtp_url` and `from`,
  * sent with the smtp connector's transport settings (TLS, timeouts, no file or URL access).
  */
-import nodemailer from 'nodemailer'
 import { smtpConfigSchema } from '../connectors/smtp/config'
-import { transportOptions } from '../connectors/smtp/transports'
+import { loadNodemailer, transportOptions } from '../connectors/smtp/transports'
 import type { Mailer } from '../domain/deps'
 import type { Logger } from './log'
 
@@ -54,7 +53,7 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer | null
   return {
     async send(mail) {
       // One connection per mail: the instance sends a few a day, a pool would only hold sockets.
-      const transporter = nodemailer.createTransport(transportOptions(config))
+      const transporter = (await loadNodemailer()).createTransport(transportOptions(config))
       try {
         await transporter.sendMail({ from: settings.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html })
       } catch (error) {

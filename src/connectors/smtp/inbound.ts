@@ -2,7 +2,6 @@
  * A raw message the SMTP listener accepted, read as what it means for the gateway: an inbound
  * e-mail, a bounce of something the gateway sent, or a complaint about it.
  */
-import { simpleParser } from 'mailparser'
 import type { InboundMessage, StatusUpdate } from '../types'
 import { type MailReport, parseMailReport } from './reports'
 
@@ -15,6 +14,8 @@ export async function readReceivedMail(raw: Buffer, envelopeFrom: string): Promi
   const report = parseMailReport(raw)
   if (report) return { kind: 'report', report }
 
+  // Loaded on first use: ~30 MB that only instances receiving mail need (docs/performance.md).
+  const { simpleParser } = await import('mailparser')
   const mail = await simpleParser(raw, { skipTextToHtml: true, skipImageLinks: true })
   const from = mail.from?.value.find((a) => a.address)?.address ?? envelopeFrom
   const attachments = mail.attachments.map((a, i) => ({

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
-import nodemailer from 'nodemailer'
+import type nodemailer from 'nodemailer'
 import type { SmtpConfig } from './config'
 
 // Timeouts below the dispatcher's send timeout would be ideal; these bound a silent server when
@@ -24,6 +24,16 @@ const POOL_IDLE_CONNECTION_MS = 60_000
 const POOL_IDLE_CLOSE_MS = 5 * 60_000
 
 type Transporter = ReturnType<typeof nodemailer.createTransport>
+
+let nodemailerModule: Promise<typeof nodemailer> | null = null
+/**
+ * nodemailer, loaded on first use: ~20 MB of an idle gateway's memory that only instances
+ * sending e-mail need (issue #7's idle target; docs/performance.md).
+ */
+export function loadNodemailer(): Promise<typeof nodemailer> {
+  nodemailerModule ??= import('nodemailer').then((m) => m.default)
+  return nodemailerModule
+}
 
 interface PoolEntry {
   version: string
@@ -72,7 +82,8 @@ function retire(entry: PoolEntry): void {
 }
 
 /** A transport for one send; `release` must be called when the send is over. */
-export function acquireTransport(channelId: string, config: SmtpConfig): { transporter: Transporter; release(): void } {
+export async function acquireTransport(channelId: string, config: SmtpConfig): Promise<{ transporter: Transporter; release(): void }> {
+  const nodemailer = await loadNodemailer()
   if (!config.pool) {
     const pooled = pools.get(channelId)
     if (pooled) {

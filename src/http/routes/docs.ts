@@ -21,8 +21,10 @@ const PAGE = `<!doctype html>
 const asset = (body: string, type: string) => () =>
   new Response(body, { headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' } })
 
+/** The docs app, with its full paths (/docs/…): loaded by `lazyDocsRoutes` on first use. */
 export function docsRoutes() {
   return new Hono()
+    .basePath('/docs')
     .get('/', (c) => c.html(PAGE, 200, { 'content-security-policy': CSP, 'x-frame-options': 'DENY' }))
     .get('/swagger-ui.css', asset(swaggerCss, 'text/css; charset=utf-8'))
     .get('/swagger-ui-bundle.js', asset(swaggerJs, 'text/javascript; charset=utf-8'))
