@@ -5,6 +5,7 @@
 import { and, eq } from 'drizzle-orm'
 import type { StatusUpdate } from '../../connectors/types'
 import { messageEvents, messages, pendingStatuses } from '../../store/schema'
+import { all } from '../../store/raw'
 import type { Db } from '../../store/store'
 import { appendEvents } from '../messages/events'
 import type { Message } from '../messages/views'
@@ -55,8 +56,14 @@ export async function applyStatus(tx: Db, message: Message, update: StatusUpdate
 }
 
 /** Applies the reports that arrived before the send was recorded, then forgets them. */
+/** Hand-written SQL (src/store/raw.ts): drizzle would build it anew for every message sent. */
+const ANY_PENDING = 'SELECT 1 FROM pending_statuses WHERE channel_id = ? AND provider_message_id = ? LIMIT 1'
+
 export async function applyPendingStatuses(tx: Db, message: Message, at: number): Promise<void> {
   if (!message.providerMessageId) return
+  // After every send with a provider id, and almost always empty: a cheap look first.
+  const anyPending = await all(tx, ANY_PENDING, [message.channelId, message.providerMessageId])
+  if (anyPending.length === 0) return
   const pending = await tx
     .select()
     .from(pendingStatuses)
