@@ -1,5 +1,9 @@
 /**
- * Prometheus metrics (prom-client): one process-wide registry and its metric objects.
+ * Prometheus metrics: plain counters and histograms kept here, exposed through a prom-client
+ * registry that is loaded and built on the first scrape (prom-client is ~12 MB of an idle
+ * gateway's memory that an instance nobody scrapes should not carry; docs/performance.md).
+ * Process metrics start with that first scrape too (CPU and memory are read from the OS, so they
+ * are whole; the event-loop lag and GC figures cover the time since).
  *
  * The hot paths only bump counters: a status change or a failed attempt is one Map increment
  * keyed by channel id; the channel's namespace slug, name and type are looked up once per scrape
@@ -9,61 +13,55 @@
  * namespace × channel × status (see docs/operations/operations.md for the arithmetic).
  */
 import { eq, inArray, sql } from 'drizzle-orm'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { channels, namespaces } from '../store/schema'
 import type { Store } from '../store/store'
 
-export const metricsRegistry = new Registry()
+type Labels = Record<string, string | number>
+type Sample = { labels: Labels; value: number; metricName?: string }
 
-const httpRequests = new Counter({
-  name: 'omnigate_http_requests_total',
-  help: 'HTTP requests answered, by method, route template and status code.',
-  labelNames: ['method', 'route', 'status'] as const,
-  registers: [metricsRegistry],
-})
+/** A fixed-bucket histogram kept by hand: prom-client's `le` buckets, `_sum` and `_count`. */
+class Buckets {
+  readonly counts: number[]
+  sum = 0
+  count = 0
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Array(bounds.length).fill(0)
+  }
+  observe(v: number): void {
+    this.sum += v
+    this.count++
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (v <= this.bounds[i]!) {
+        this.counts[i]!++
+        break
+      }
+    }
+  }
+  /** Cumulative samples, as Prometheus wants them. */
+  samples(name: string, labels: Labels): Sample[] {
+    const out: Sample[] = []
+    let seen = 0
+    this.bounds.forEach((le, i) => {
+      seen += this.counts[i]!
+      out.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: seen })
+    })
+    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: this.count })
+    out.push({ metricName: `${name}_sum`, labels, value: this.sum })
+    out.push({ metricName: `${name}_count`, labels, value: this.count })
+    return out
+  }
+}
 
-const httpDuration = new Histogram({
-  name: 'omnigate_http_request_duration_seconds',
-  help: 'Time to answer an HTTP request, by method and route template.',
-  labelNames: ['method', 'route'] as const,
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  registers: [metricsRegistry],
-})
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+const DISPATCH_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600]
 
-const messagesTotal = new Counter({
-  name: 'omnigate_messages_total',
-  help: 'Message status changes seen by this instance, by namespace slug, channel name and new status.',
-  labelNames: ['namespace', 'channel', 'status'] as const,
-  registers: [metricsRegistry],
-})
-
-const queueDepth = new Gauge({
-  name: 'omnigate_queue_messages',
-  help: 'Outbound messages not final yet: due (claimable now), scheduled (due later: send_at or a retry backoff), leased (being sent).',
-  labelNames: ['state'] as const,
-  registers: [metricsRegistry],
-})
-
-const dispatchLatency = new Histogram({
-  name: 'omnigate_dispatch_latency_seconds',
-  help: 'From acceptance (or send_at, for a scheduled message) to the provider taking the message.',
-  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
-  registers: [metricsRegistry],
-})
-
-const connectorErrors = new Counter({
-  name: 'omnigate_connector_errors_total',
-  help: 'Failed send attempts, by channel type and error class (transient, permanent, rate-limited).',
-  labelNames: ['type', 'class'] as const,
-  registers: [metricsRegistry],
-})
-
-const webhookDeliveries = new Counter({
-  name: 'omnigate_webhook_deliveries_total',
-  help: 'Webhook delivery attempts, by outcome (succeeded, retry, dead, disable).',
-  labelNames: ['outcome'] as const,
-  registers: [metricsRegistry],
-})
+/** Per `method route status`: the count; per `method route`: the latency histogram. */
+const httpCounts = new Map<string, { labels: Labels; n: number }>()
+const httpDurations = new Map<string, { labels: Labels; buckets: Buckets }>()
+const dispatchLatency = new Buckets(DISPATCH_BUCKETS)
+const webhookOutcomes = new Map<string, number>()
+let queueDepth = { due: 0, scheduled: 0, leased: 0 }
 
 /** Status changes per `channelId \0 status`, since this process started. */
 const statusChanges = new Map<string, number>()
@@ -76,20 +74,17 @@ const channelLabels = new Map<string, ChannelLabels>()
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
-/** Series handles per `method route status`: prom-client hashes label objects on every call otherwise. */
-const httpSeries = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>()
-
 /** One answered HTTP request. `route` must be a route template, never the raw path. */
 export function recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
   const m = METHODS.has(method) ? method : 'OTHER'
   const key = `${m} ${route} ${status}`
-  let series = httpSeries.get(key)
-  if (!series) {
-    series = { count: httpRequests.labels({ method: m, route, status }), duration: httpDuration.labels({ method: m, route }) }
-    httpSeries.set(key, series)
-  }
-  series.count.inc()
-  series.duration.observe(seconds)
+  const count = httpCounts.get(key)
+  if (count) count.n++
+  else httpCounts.set(key, { labels: { method: m, route, status }, n: 1 })
+  const durationKey = `${m} ${route}`
+  let duration = httpDurations.get(durationKey)
+  if (!duration) httpDurations.set(durationKey, (duration = { labels: { method: m, route }, buckets: new Buckets(HTTP_BUCKETS) }))
+  duration.buckets.observe(seconds)
 }
 
 /** Status changes of one message (called where every change is recorded: appendEvents). */
@@ -114,7 +109,7 @@ export function recordAttempt(
 
 /** Counts a webhook delivery's outcome and returns it (so it wraps the expression in place). */
 export function countWebhookOutcome<T extends { kind: string }>(outcome: T): T {
-  webhookDeliveries.inc({ outcome: outcome.kind })
+  webhookOutcomes.set(outcome.kind, (webhookOutcomes.get(outcome.kind) ?? 0) + 1)
   return outcome
 }
 
@@ -123,28 +118,86 @@ function bump(map: Map<string, number>, key: string): void {
 }
 
 let processMetrics = false
-/**
- * Adds prom-client's process metrics once per process, minus those Bun does not implement
- * (always 0: active handles/requests/resources, V8 heap spaces). The `_total` gauges among them
- * also fail `promtool check metrics`.
- */
+/** Asks for prom-client's process metrics; they start with the first scrape (see the top). */
 export function enableProcessMetrics(): void {
-  if (processMetrics) return
   processMetrics = true
-  collectDefaultMetrics({ register: metricsRegistry })
-  for (const name of [
-    'nodejs_active_resources',
-    'nodejs_active_resources_total',
-    'nodejs_active_handles',
-    'nodejs_active_handles_total',
-    'nodejs_active_requests',
-    'nodejs_active_requests_total',
-    'nodejs_heap_space_size_total_bytes',
-    'nodejs_heap_space_size_used_bytes',
-    'nodejs_heap_space_size_available_bytes',
-  ]) {
-    metricsRegistry.removeSingleMetric(name)
-  }
+}
+
+/** Process metrics Bun does not implement (always 0), whose `_total` gauges also fail promtool. */
+const UNSUPPORTED_PROCESS_METRICS = [
+  'nodejs_active_resources',
+  'nodejs_active_resources_total',
+  'nodejs_active_handles',
+  'nodejs_active_handles_total',
+  'nodejs_active_requests',
+  'nodejs_active_requests_total',
+  'nodejs_heap_space_size_total_bytes',
+  'nodejs_heap_space_size_used_bytes',
+  'nodejs_heap_space_size_available_bytes',
+]
+
+type MetricType = 'counter' | 'gauge' | 'histogram'
+const metric = (name: string, type: MetricType, help: string, samples: () => Sample[]) => ({
+  name,
+  help,
+  type,
+  aggregator: 'sum' as const,
+  get: async () => ({ name, help, type, aggregator: 'sum', values: samples() }),
+  reset() {},
+})
+
+let registry: Promise<Registry> | null = null
+
+/** The process-wide registry, built with prom-client on first use (the first scrape). */
+export function metricsRegistry(): Promise<Registry> {
+  registry ??= import('prom-client').then((prom) => {
+    const r = new prom.Registry()
+    const add = (m: ReturnType<typeof metric>) => r.registerMetric(m as never)
+    add(
+      metric('omnigate_http_requests_total', 'counter', 'HTTP requests answered, by method, route template and status code.', () =>
+        [...httpCounts.values()].map((c) => ({ labels: c.labels, value: c.n })),
+      ),
+    )
+    add(
+      metric('omnigate_http_request_duration_seconds', 'histogram', 'Time to answer an HTTP request, by method and route template.', () =>
+        [...httpDurations.values()].flatMap((d) => d.buckets.samples('omnigate_http_request_duration_seconds', d.labels)),
+      ),
+    )
+    add(
+      metric('omnigate_messages_total', 'counter', 'Message status changes seen by this instance, by namespace slug, channel name and new status.', () =>
+        named(statusChanges, (c, status) => ({ namespace: c.namespace, channel: c.channel, status })),
+      ),
+    )
+    add(
+      metric(
+        'omnigate_queue_messages',
+        'gauge',
+        'Outbound messages not final yet: due (claimable now), scheduled (due later: send_at or a retry backoff), leased (being sent).',
+        () => (['due', 'scheduled', 'leased'] as const).map((state) => ({ labels: { state }, value: queueDepth[state] })),
+      ),
+    )
+    add(
+      metric('omnigate_dispatch_latency_seconds', 'histogram', 'From acceptance (or send_at, for a scheduled message) to the provider taking the message.', () =>
+        dispatchLatency.samples('omnigate_dispatch_latency_seconds', {}),
+      ),
+    )
+    add(
+      metric('omnigate_connector_errors_total', 'counter', 'Failed send attempts, by channel type and error class (transient, permanent, rate-limited).', () =>
+        named(attemptErrors, (c, errorClass) => ({ type: c.type, class: errorClass })),
+      ),
+    )
+    add(
+      metric('omnigate_webhook_deliveries_total', 'counter', 'Webhook delivery attempts, by outcome (succeeded, retry, dead, disable).', () =>
+        [...webhookOutcomes].map(([outcome, value]) => ({ labels: { outcome }, value })),
+      ),
+    )
+    if (processMetrics) {
+      prom.collectDefaultMetrics({ register: r })
+      for (const name of UNSUPPORTED_PROCESS_METRICS) r.removeSingleMetric(name)
+    }
+    return r
+  })
+  return registry
 }
 
 /** Channel ids per query when resolving names (well under SQLite's variable limit). */
@@ -176,25 +229,23 @@ async function measureQueue(store: Store, at: number): Promise<void> {
       coalesce(sum(coalesce(lease_until, 0) <= ${at} AND next_attempt_at > ${at}), 0) AS scheduled
     FROM messages WHERE next_attempt_at IS NOT NULL`)) as { leased: number; due: number; scheduled: number }[]
   const depth = rows[0] ?? { leased: 0, due: 0, scheduled: 0 }
-  queueDepth.set({ state: 'due' }, Number(depth.due))
-  queueDepth.set({ state: 'scheduled' }, Number(depth.scheduled))
-  queueDepth.set({ state: 'leased' }, Number(depth.leased))
+  queueDepth = { due: Number(depth.due), scheduled: Number(depth.scheduled), leased: Number(depth.leased) }
 }
 
-/** Replaces a counter's series by the per-channel totals, named; channels never resolved are left out. */
-function publish<L extends string>(counter: Counter<L>, counts: Map<string, number>, labels: (c: ChannelLabels, rest: string) => Record<L, string>): void {
-  counter.reset()
+/** Per-channel totals as samples, named; channels never resolved are left out. */
+function named(counts: Map<string, number>, labels: (c: ChannelLabels, rest: string) => Labels): Sample[] {
+  const out: Sample[] = []
   for (const [key, value] of counts) {
     const split = key.indexOf('\u0000')
     const names = channelLabels.get(key.slice(0, split))
-    if (names) counter.inc(labels(names, key.slice(split + 1)), value)
+    if (names) out.push({ labels: labels(names, key.slice(split + 1)), value })
   }
+  return out
 }
 
 /** The exposition for one scrape: measures the queue, names the channel series, renders. */
 export async function scrapeMetrics(store: Store, at = Date.now()): Promise<{ contentType: string; body: string }> {
   await Promise.all([measureQueue(store, at), refreshChannelLabels(store)])
-  publish(messagesTotal, statusChanges, (c, status) => ({ namespace: c.namespace, channel: c.channel, status }))
-  publish(connectorErrors, attemptErrors, (c, errorClass) => ({ type: c.type, class: errorClass }))
-  return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() }
+  const r = await metricsRegistry()
+  return { contentType: r.contentType, body: await r.metrics() }
 }

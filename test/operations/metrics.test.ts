@@ -34,7 +34,7 @@ async function scrape(): Promise<{ body: string; values: Map<string, Sample[]> }
   const body = await res.text()
   const values = new Map<string, Sample[]>()
   // A copy: prom-client hands out its live sample objects, which later increments would change.
-  for (const metric of await metricsRegistry.getMetricsAsJSON()) values.set(metric.name, structuredClone(metric.values) as Sample[])
+  for (const metric of await (await metricsRegistry()).getMetricsAsJSON()) values.set(metric.name, structuredClone(metric.values) as Sample[])
   return { body, values }
 }
 
