@@ -1,4 +1,4 @@
-import { isIP } from 'node:net'
+import { isIP } from '../lib/ip'
 import { z } from 'zod'
 import { adminSchema, limitsSchema, mailSchema, namespaceQuotasSchema, tokenSettings } from './identity-schema'
 import { DEFAULT_PLANS, metricsSchema, planSchema, retentionSchema, signupSchema } from './operations-schema'

@@ -4,7 +4,7 @@
  * that header; believing it from an untrusted peer would let a client pick its own address and
  * escape per-address limits.
  */
-import { isIP } from 'node:net'
+import { isIP } from '../lib/ip'
 import type { Context } from 'hono'
 import ipaddr from 'ipaddr.js'
 

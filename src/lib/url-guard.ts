@@ -8,7 +8,6 @@
  * address to the check and a private one to fetch. Closing that needs connecting to the checked
  * address itself (a custom lookup/agent), which Bun's fetch does not offer yet.
  */
-import dns from 'node:dns/promises'
 import ipaddr from 'ipaddr.js'
 import { type GuardedFetch, TRUNCATED_HEADER } from '../connectors/types'
 
@@ -169,6 +168,8 @@ export async function checkOutboundUrl(url: string, opts: UrlGuardOptions): Prom
   } else {
     // A lookup failure (ENOTFOUND, resolver down) propagates as is: it may be temporary, so it is
     // a network error for the caller to classify, not a refusal.
+    // Loaded on first use: a gateway that allows private networks never resolves here.
+    const dns = (await import('node:dns/promises')).default
     const results = await withDeadline(dns.lookup(host, { all: true, verbatim: true }), LOOKUP_TIMEOUT_MS, `lookup of ${host} timed out`)
     addresses = results.map((r) => r.address)
   }

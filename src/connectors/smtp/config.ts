@@ -3,7 +3,7 @@
  * the outbound-URL guard's address rules.
  */
 import { createPrivateKey } from 'node:crypto'
-import { isIP } from 'node:net'
+import { isIP } from '../../lib/ip'
 import { z } from 'zod'
 import { UrlRejectedError } from '../../lib/url-guard'
 import { ConnectorError, type GuardedFetch } from '../types'

@@ -5,7 +5,7 @@
  * when the dispatcher stops. Without `pool`, each send opens and closes its own connection.
  */
 import { createHash } from 'node:crypto'
-import { isIP } from 'node:net'
+import { isIP } from '../../lib/ip'
 import type nodemailer from 'nodemailer'
 import type { SmtpConfig } from './config'
 
