@@ -5,13 +5,17 @@
  *   bun run bench [--quick] [--only a,b] [--skip a,b] [--runs N] [--duration S] [--warmup S]
  *                 [--connections N] [--build | --no-build] [--source] [--cpu-prof[=DIR]]
  *                 [--server-env KEY=VALUE]... [--without-idempotency-key] [--out FILE] [--keep] [--verbose]
+ *                 [--loadgen wrk|bun]
  *
- * Scenarios: reference, ingest, ingest-batch, dispatch, webhooks, idle (docs/performance.md).
+ * Scenarios: reference, ingest, ingest-batch, dispatch, webhooks, idle (docs/performance.md),
+ * analytics (docs/operations/analytics.md: the 30-day hourly query over 1 million messages' rollups).
  * --quick: one run each, 5 s of load, 10k messages to dispatch, 60 s idle; under 2 minutes.
  * Full: the median of 3 runs, 15 s of load, 100k messages, 5 min idle.
  * --source runs `bun src/main.ts serve` instead of dist/omnigate. --cpu-prof[=DIR] profiles every
  * gateway process (`--cpu-prof --cpu-prof-md`; the binary gets them through BUN_OPTIONS) and
  * leaves a .cpuprofile and a .md summary per process in DIR (profiled figures are slower).
+ * Closed-loop load comes from wrk when it is on PATH (scripts/bench/wrk.ts), else from the Bun
+ * generator (loadgen.ts); --loadgen forces one. The open-loop hand-off run is always Bun's.
  *
  * Every process started (gateways, sinks, the load generator) runs in its own process group
  * and is killed at the end, also on failure or Ctrl-C.
@@ -40,8 +44,10 @@ import {
 } from './lib'
 import { httpReference, type HttpReference, sqliteReference, type SqliteReference } from './reference'
 import { webhooks, type WebhooksSummary } from './webhooks'
+import { chooseLoadGenerator, type LoadGenerators, WRK_THREADS } from './wrk'
+import { analytics, type AnalyticsSummary } from './analytics'
 
-const SCENARIOS = ['reference', 'ingest', 'ingest-batch', 'dispatch', 'webhooks', 'idle'] as const
+const SCENARIOS = ['reference', 'ingest', 'ingest-batch', 'dispatch', 'webhooks', 'idle', 'analytics'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const { values: args } = parseArgs({
@@ -63,6 +69,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'without-idempotency-key': { type: 'boolean', default: false },
+    loadgen: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -120,6 +127,17 @@ const bench: BenchOptions = {
   idempotencyKey: !args['without-idempotency-key'],
 }
 keepTempDirs(bench.keep)
+if (args.loadgen !== undefined && args.loadgen !== 'wrk' && args.loadgen !== 'bun') {
+  console.error(`--loadgen wants wrk or bun, got "${args.loadgen}"`)
+  process.exit(2)
+}
+let loadGenerators: LoadGenerators
+try {
+  loadGenerators = chooseLoadGenerator(args.loadgen ?? 'auto')
+} catch (error) {
+  console.error((error as Error).message)
+  process.exit(2)
+}
 const outPath = resolve(ROOT, args.out ?? 'bench-results.json')
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +193,7 @@ const startedAt = performance.now()
 const results: Record<string, unknown> = {
   generated_at: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
-  load_generator: 'bun-fetch: scripts/bench/loadgen.ts in its own process, keep-alive fetch, closed loops',
+  load_generator: loadGenerators.description,
   available_generators: { wrk, oha },
   machine: machineInfo(),
   omnigate: {} as Record<string, unknown>,
@@ -189,6 +207,14 @@ const results: Record<string, unknown> = {
     synchronous: 'NORMAL',
     idempotency_key: bench.idempotencyKey ? 'unique per ingest request' : 'none',
     limits: 'namespace_requests_per_second = 0 (rate limit off); everything else default',
+    load_generator: {
+      closed_loop: loadGenerators.closed,
+      wrk_version: loadGenerators.wrk?.version ?? null,
+      wrk_threads: loadGenerators.closed === 'wrk' ? WRK_THREADS : null,
+      wrk_threads_why: loadGenerators.closed === 'wrk' ? 'one per core of the 2-core machine; the server runs on the same cores' : null,
+      open_loop: 'bun-fetch (the dispatch hand-off run records message ids)',
+      chosen_by: loadGenerators.choice === 'auto' ? 'auto (wrk when on PATH)' : `--loadgen ${loadGenerators.choice}`,
+    },
   },
 }
 const errors: Record<string, string> = {}
@@ -201,6 +227,7 @@ let webhooksResult: WebhooksSummary | undefined
 let idleResult: IdleResult | undefined
 let sqliteRef: SqliteReference | undefined
 let httpRef: HttpReference | undefined
+let analyticsResult: AnalyticsSummary | undefined
 
 async function step(name: string, fn: () => Promise<void> | void): Promise<void> {
   const t0 = performance.now()
@@ -217,7 +244,7 @@ async function step(name: string, fn: () => Promise<void> | void): Promise<void>
 let exitCode = 0
 try {
   log(
-    `omnigate benchmark (${quick ? 'quick' : 'full'}): ${[...selected].join(', ')}; load generator: Bun fetch in its own process ` +
+    `omnigate benchmark (${quick ? 'quick' : 'full'}): ${[...selected].join(', ')}; load generator: ${loadGenerators.description} ` +
       `(wrk: ${wrk ?? 'not installed'}, oha: ${oha ?? 'not installed'})`,
   )
   const load = loadavg()[0]!
@@ -252,6 +279,8 @@ try {
   }
   if (selected.has('webhooks')) await step('webhooks', async () => void (webhooksResult = await webhooks(bench)))
   if (idle) await step('idle (finish)', async () => void (idleResult = await idle!.finish()))
+  // Last, alone on the machine: an in-process query benchmark in its own process.
+  if (selected.has('analytics')) await step('analytics', async () => void (analyticsResult = await analytics(bench)))
 } catch (error) {
   errors.bench = (error as Error)?.stack ?? String(error)
   log(`benchmark FAILED: ${(error as Error)?.message ?? error}`)
@@ -272,6 +301,7 @@ Object.assign(results, {
   dispatch: dispatchResult && { ...dispatchResult, synchronous: 'NORMAL', full_sync: dispatchFull ?? null },
   webhooks: webhooksResult,
   idle: idleResult,
+  analytics: analyticsResult,
   reference: {
     http_rps: httpRef?.rps,
     sqlite_rows_per_s: sqliteRef?.rows_per_s,
@@ -311,6 +341,7 @@ const checks: Check[] = [
   check('idle growth MiB', idleResult?.rss_growth_mb, '≈ 0 (≤ 2)', (v) => v <= 2),
   check('start-up ms', idleResult?.startup_ms, '≤ 200', (v) => v <= 200),
   check('lost messages', ingestResult || ingestOn || batchResult ? lost : undefined, '0', (v) => v === 0),
+  check('analytics 30-day p99 ms', analyticsResult?.p99_ms, '≤ 50', (v) => v <= 50),
 ]
 results.targets = Object.fromEntries(checks.map((c) => [c.name, { value: c.value ?? null, target: c.target, met: c.ok }]))
 
@@ -340,6 +371,9 @@ if (webhooksResult) {
 if (idleResult) {
   rows.push(['idle', `${fmt(idleResult.rss_mb, 1)} MiB RSS`, '–', '–', '–', fmt(idleResult.peak_rss_mb, 1), `${fmt(idleResult.cpu_s_while_idle, 2)}`, `start-up ${fmt(idleResult.startup_ms)} ms (fresh db ${fmt(idleResult.startup_fresh_ms)} ms); RSS ${fmt(idleResult.rss_after_start_mb, 1)} → ${fmt(idleResult.rss_mb, 1)} over ${fmt(idleResult.idle_seconds)} s`])
 }
+if (analyticsResult) {
+  rows.push(['analytics', `${fmt(analyticsResult.queries)} queries`, fmt(analyticsResult.p50_ms, 1), fmt(analyticsResult.p95_ms, 1), fmt(analyticsResult.p99_ms, 1), '–', '–', `30-day hourly by channel; ${analyticsResult.history}`])
+}
 if (httpRef) {
   rows.push(['ref: hello-world Bun.serve', `${fmt(httpRef.rps)} req/s`, fmt(httpRef.p50_ms, 2), fmt(httpRef.p95_ms, 2), fmt(httpRef.p99_ms, 2), fmt(httpRef.peak_rss_mb, 1), fmt(httpRef.cpu_s, 1), 'same load generator and request as ingest'])
 }
@@ -352,7 +386,7 @@ const m = results.machine as ReturnType<typeof machineInfo>
 const out: string[] = []
 out.push('')
 out.push(`omnigate ${(results.omnigate as { version?: string }).version ?? ''} benchmark (${quick ? 'quick' : `full, median of ${bench.runs}`}) — ${m.cpu_model}, ${m.cores} cores, Bun ${m.bun_version}`)
-out.push(`load generator: Bun fetch in its own process (wrk ${wrk ? 'available' : 'not installed'}, oha ${oha ? 'available' : 'not installed'}); load average ${m.loadavg_start.join(' ')} → ${m.loadavg_end.join(' ')}`)
+out.push(`load generator: ${loadGenerators.description} (wrk ${wrk ? 'available' : 'not installed'}, oha ${oha ? 'available' : 'not installed'}); load average ${m.loadavg_start.join(' ')} → ${m.loadavg_end.join(' ')}`)
 out.push('')
 out.push(line(rows[0]!))
 out.push(widths.map((w) => '─'.repeat(w)).join('  '))

@@ -1,7 +1,7 @@
 /**
  * Shared parts of the benchmark: child processes (each in its own process group, all killed at
  * the end), the gateway under test (generated config, temp directory, start-up timing), the
- * /proc samplers for RSS and CPU, the load generator and the sink, and small statistics.
+ * /proc samplers for RSS and CPU, the load generator (wrk or Bun) and the sink, and small statistics.
  */
 import { Database } from 'bun:sqlite'
 import { randomBytes } from 'node:crypto'
@@ -84,6 +84,13 @@ const logDir = (() => {
   return () => (dir ??= makeTempDir('logs'))
 })()
 
+/** Writes `content` to a new file of mode 0600 in the bench's temp directory (for what holds the API key); returns its path. */
+export function privateFile(prefix: string, content: string): string {
+  const path = join(logDir(), `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`)
+  writeFileSync(path, content, { mode: 0o600 })
+  return path
+}
+
 /**
  * Starts a process in its own process group (setsid), with stderr (and stdout unless piped)
  * going to a log file; `stopChild` or, at the latest, `cleanupAll` ends it with its whole group.
@@ -127,6 +134,11 @@ function signalGroup(child: Child, signal: NodeJS.Signals): void {
       // already gone
     }
   }
+}
+
+/** Sends `signal` to a running child's process group (nothing once it has exited). */
+export function signalChild(child: Child, signal: NodeJS.Signals): void {
+  signalGroup(child, signal)
 }
 
 /** SIGTERM to the child's group, SIGKILL after `graceMs`; resolves when the child has exited. */
@@ -570,7 +582,7 @@ export interface LoadSpec {
   warmupMs: number
   /** rate mode: requests per second, evenly spaced (open loop). */
   rate?: number
-  /** Adds `idempotency-key: <prefix><n>` (unique per request). */
+  /** Adds an `Idempotency-Key` unique per request: `<prefix><n>` (Bun), `<prefix><w|m><thread>-<n>` (wrk: warm-up or measured run). */
   idempotencyPrefix?: string
   /** rate mode: keep `[id, send time]` of each 202 (its body's `id`). */
   recordIds?: boolean
@@ -585,6 +597,7 @@ export interface LatencySummary {
 }
 
 export interface LoadResult {
+  /** `wrk` or `bun-fetch`. */
   generator: string
   /** Every request, warm-up included (what the database must hold for 202s). */
   total: { requests: number; status: Record<string, number>; errors: number }
@@ -596,13 +609,23 @@ export interface LoadResult {
   ids?: [string, number][]
 }
 
+/**
+ * Runs a load spec: closed loops with wrk when it is installed (or `--loadgen wrk`; scripts/bench/wrk.ts),
+ * else with the Bun generator (scripts/bench/loadgen.ts), which also runs every `rate` (open-loop)
+ * spec: that one records the id of each accepted message, which wrk cannot.
+ */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.mode === 'closed') {
+    // Imported here: wrk.ts imports this module.
+    const wrk = await import('./wrk')
+    if (wrk.loadGenerators().closed === 'wrk') return wrk.runWrk(spec)
+  }
   // The spec goes through a file: it holds the API key, which has no business in `ps`.
-  const specPath = join(logDir(), `loadgen-spec-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.json`)
-  writeFileSync(specPath, JSON.stringify(spec), { mode: 0o600 })
+  const specPath = privateFile('loadgen-spec', JSON.stringify(spec))
   const child = spawnChild('loadgen', [process.execPath, join(BENCH_DIR, 'loadgen.ts'), specPath], { pipeStdout: true })
   const out = await new Response(child.stdout!).text()
   const code = await child.proc.exited
+  rmSync(specPath, { force: true })
   if (code !== 0) throw new Error(`loadgen exited ${code}:\n${tail(child.logPath)}`)
   try {
     return JSON.parse(out) as LoadResult

@@ -1,6 +1,8 @@
 /**
- * The load generator, run in its own process so it does not share an event loop with the
- * server (on 2 cores it still shares the machine: its CPU time is reported).
+ * The Bun load generator, run in its own process so it does not share an event loop with the
+ * server (on 2 cores it still shares the machine: its CPU time is reported). Closed loops run on
+ * wrk instead when it is installed (scripts/bench/wrk.ts; `--loadgen bun` forces this one); the
+ * open-loop `rate` run is always this one, since it records the id of every accepted message.
  *
  *   bun scripts/bench/loadgen.ts '<LoadSpec JSON>' | spec.json     (see LoadSpec in lib.ts)
  *
