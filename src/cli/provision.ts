@@ -51,19 +51,68 @@ export async function provisionFromCli(cmd: Command, slug: string, opts: { plan?
   }
 }
 
+/** The reader of standard output went away (`omnigate namespace export acme | head`). */
+class ReaderGone extends Error {}
+
+/**
+ * Lines to standard output that respect the pipe: a large export waits for its reader instead
+ * of filling memory, and stops (ReaderGone) when the reader closes it, instead of an EPIPE
+ * stack trace and a wait for a `drain` that never comes.
+ */
+function stdoutLines() {
+  let gone = false
+  let wake: (() => void) | null = null
+  const onError = () => {
+    gone = true
+    wake?.()
+  }
+  process.stdout.on('error', onError)
+  process.stdout.on('close', onError)
+  return {
+    async write(line: string): Promise<void> {
+      if (gone) throw new ReaderGone()
+      let flowing: boolean
+      try {
+        flowing = process.stdout.write(`${line}\n`)
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EPIPE') throw error
+        gone = true
+        throw new ReaderGone()
+      }
+      // The error may already have been reported, during the write itself.
+      if (!flowing && !gone) {
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          process.stdout.once('drain', resolve)
+        })
+        wake = null
+      }
+      if (gone) throw new ReaderGone()
+    },
+    close(): void {
+      process.stdout.off('error', onError)
+      process.stdout.off('close', onError)
+    },
+  }
+}
+
 /** `namespace export|delete|restore`, added to the `namespace` command group. */
 export function registerNamespaceLifecycle(ns: Command): void {
   ns.command('export <namespace>')
     .description('write every row of a namespace to stdout as NDJSON (secrets stay sealed or are left out)')
     .action(
       action(async (ref: string, _opts: unknown, cmd: Command) => {
-        const summary = await withGateway(cmd, async (deps) => {
-          const namespace = await getNamespace(deps, ref)
-          return exportNamespace(deps, namespace.id, async (line) => {
-            // Respect the pipe: a large export waits for the reader instead of filling memory.
-            if (!process.stdout.write(`${line}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve))
-          })
-        })
+        const out = stdoutLines()
+        let summary: Awaited<ReturnType<typeof exportNamespace>>
+        try {
+          summary = await withGateway(cmd, async (deps) => exportNamespace(deps, (await getNamespace(deps, ref)).id, out.write))
+        } catch (error) {
+          // `| head`: the reader has what it wanted; stopping is the answer, not an error.
+          if (error instanceof ReaderGone) return
+          throw error
+        } finally {
+          out.close()
+        }
         const rows = Object.values(summary.tables).reduce((a, b) => a + b, 0)
         process.stderr.write(`exported ${rows} rows from ${Object.keys(summary.tables).length} tables\n`)
       }),

@@ -10,6 +10,9 @@ export const DEFAULT_EVENT_DAYS = 365
 // A deleted namespace can be restored (or exported) for a week before its data is purged.
 export const DEFAULT_PURGE_GRACE_DAYS = 7
 
+// At most a century: a larger number is a typo, and `days × 86 400 000` must stay a safe integer.
+export const MAX_RETENTION_DAYS = 36_500
+
 export const metricsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** When set, /metrics requires `Authorization: Bearer <token>`. */
@@ -18,12 +21,23 @@ export const metricsSchema = z.strictObject({
 
 export const retentionSchema = z.strictObject({
   /** Days after which a message's content is purged (metadata and rollups kept); 0 = keep. */
-  message_days: int().min(0).default(DEFAULT_MESSAGE_DAYS),
+  message_days: int().min(0).max(MAX_RETENTION_DAYS).default(DEFAULT_MESSAGE_DAYS),
   /** Days after which message events are deleted; 0 = keep. */
-  event_days: int().min(0).default(DEFAULT_EVENT_DAYS),
+  event_days: int().min(0).max(MAX_RETENTION_DAYS).default(DEFAULT_EVENT_DAYS),
   /** Days between deleting a namespace and purging its data. */
   purge_grace_days: int().min(0).default(DEFAULT_PURGE_GRACE_DAYS),
 })
+
+/**
+ * A namespace's own retention, over the `[retention]` defaults: `[[namespaces]] retention = {
+ * message_days = 30 }` in the config, or `PUT /v1/namespaces/{ns}/retention` (instance admins).
+ * A key left out follows the default; 0 = keep forever.
+ */
+export const namespaceRetentionSchema = z.strictObject({
+  message_days: int().min(0).max(MAX_RETENTION_DAYS).optional(),
+  event_days: int().min(0).max(MAX_RETENTION_DAYS).optional(),
+})
+export type NamespaceRetention = z.infer<typeof namespaceRetentionSchema>
 
 export const signupSchema = z.strictObject({
   /** Self-service signup (POST /v1/auth/signup); off by default. */

@@ -1,7 +1,7 @@
 import { isIP } from '../lib/ip'
 import { z } from 'zod'
 import { adminSchema, limitsSchema, mailSchema, namespaceQuotasSchema, tokenSettings } from './identity-schema'
-import { DEFAULT_PLANS, metricsSchema, planSchema, retentionSchema, signupSchema } from './operations-schema'
+import { DEFAULT_PLANS, metricsSchema, namespaceRetentionSchema, planSchema, retentionSchema, signupSchema } from './operations-schema'
 import { declaredWebhookSchema, webhooksSchema } from './webhooks-schema'
 import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, isWellFormedApiKey, SLUG_PATTERN } from '../lib/formats'
 
@@ -218,6 +218,12 @@ const smtpSchema = z
     }
   })
 
+/** `[portal]`: the admin web UI at /portal (src/portal/). */
+const portalSchema = z.strictObject({
+  // On by default: most people meet the gateway through its portal.
+  enabled: z.boolean().default(true),
+})
+
 const logSchema = z.strictObject({
   level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   format: z.enum(['text', 'json']).default('text'),
@@ -262,6 +268,7 @@ const namespaceSchema = z.strictObject({
   applications: z.array(applicationSchema).superRefine(uniqueBy('name', 'application name')).prefault([]),
   webhooks: z.array(declaredWebhookSchema).superRefine(uniqueBy('url', 'webhook url')).prefault([]),
   quotas: namespaceQuotasSchema.optional(),
+  retention: namespaceRetentionSchema.optional(),
 })
 
 /** The whole configuration file; every section is optional and filled with defaults. */
@@ -280,6 +287,7 @@ export const configSchema = z.strictObject({
   metrics: metricsSchema.prefault({}),
   retention: retentionSchema.prefault({}),
   signup: signupSchema.prefault({}),
+  portal: portalSchema.prefault({}),
   plans: z.array(planSchema).superRefine(uniqueBy('name', 'plan name')).default(DEFAULT_PLANS),
   namespaces: z.array(namespaceSchema).superRefine(uniqueBy('slug', 'namespace slug')).prefault([]),
 })

@@ -30,6 +30,7 @@ export const errors = {
   unauthorized: appError('unauthorized', 401, 'Missing or invalid credentials'),
   forbidden: appError('insufficient_scope', 403, 'The credential lacks the scope this route needs'),
   forbiddenOrigin: appError('cross_origin_request', 403, 'Cross-origin request refused'),
+  csrfTokenInvalid: appError('csrf_token_invalid', 403, 'The form is out of date or did not come from this site'),
   scopeNotHeld: appError('scope_not_held', 403, 'A credential cannot be given a scope its creator does not hold'),
   notFound: appError('not_found', 404, 'Not found'),
   namespaceNotFound: appError('namespace_not_found', 404, 'Namespace not found'),

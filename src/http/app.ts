@@ -31,11 +31,16 @@ import { httpMetrics, metricsRoutes } from './routes/metrics'
 import { namespacesAdminRoutes } from './routes/namespaces-admin'
 import { oauthRoutes, wellKnownRoutes } from './routes/oauth'
 import { provisioningRoutes } from './routes/provisioning'
+import { namespaceRestoreRoutes, provisionAdminRoutes } from './routes/provision-admin'
+import { jobsAdminRoutes } from './routes/jobs-admin'
+import { systemRoutes } from './routes/system'
+import { usersRoutes } from './routes/users'
 import { portalVerifyRoutes, signupRoutes } from './routes/signup'
 import { suppressionsRoutes } from './routes/suppressions'
 import { unsubscribeRoutes } from './routes/unsubscribe'
 import { eventTypesRoutes } from './routes/event-types'
 import { webhooksRoutes } from './routes/webhooks'
+import { portalRoutes } from '../portal/mount'
 
 export interface AppOptions {
   bodyLimitBytes: number
@@ -104,10 +109,17 @@ export function createApp(deps: Deps, opts: AppOptions) {
   app.route('/v1/namespaces/:ns', membersRoutes(deps))
   app.route('/v1/namespaces/:ns', provisioningRoutes(deps))
   app.route('/v1/namespaces', namespacesAdminRoutes(deps))
+  app.route('/v1/namespaces/:ns', namespaceRestoreRoutes(deps))
+  app.route('/v1/provisioning', provisionAdminRoutes(deps))
+  app.route('/v1/users', usersRoutes(deps))
+  app.route('/v1/jobs', jobsAdminRoutes(deps))
+  app.route('/v1', systemRoutes(deps))
   app.route('/v1/event-types', eventTypesRoutes())
   app.route('/inbound', inboundRoutes(deps))
   app.route('/unsubscribe', unsubscribeRoutes(deps))
   app.route('/portal', portalVerifyRoutes(deps))
+  // The admin portal, loaded on its first request; `/` redirects there.
+  if (deps.config.portal.enabled) app.route('/', portalRoutes(deps, { log: opts.log }))
   // RFC 6749 and RFC 7517 endpoints: outside /v1, no bearer token.
   app.route('/oauth', oauthRoutes(deps))
   app.route('/.well-known', wellKnownRoutes(deps))

@@ -109,6 +109,34 @@ describe('CSV export', () => {
     for (const r of records) expect(r).toHaveLength(header!.length)
   })
 
+  test('a name that a spreadsheet would run as a formula is exported as text', async () => {
+    // Application names are free text: a tenant could name one so that the export, opened in a
+    // spreadsheet (an instance admin's, across namespaces), runs it.
+    const formula = (await createApplication(gw.deps, umbrella.namespaceId, { name: '=HYPERLINK("http://evil.test","x")' })).id
+    const plus = (await createApplication(gw.deps, umbrella.namespaceId, { name: '@SUM(1+1)' })).id
+    // A day before the other tests' range, so their totals stay as they are.
+    const dayBefore = '2026-03-07T10:00:00Z'
+    await gw.deps.store.tx(async (tx) => {
+      const batch = new RollupBatch()
+      for (const applicationId of [formula, plus]) batch.count({ namespaceId: umbrella.namespaceId, channelId: umbrellaSms, applicationId, direction: 'outbound' }, 'sent', Date.parse(dayBefore))
+      await batch.flush(tx)
+    })
+    const earlier = `from=${dayBefore}&to=2026-03-07T11:00:00Z&group_by=application`
+    for (const [path, token] of [
+      [`/v1/namespaces/umbrella/analytics/messages.csv?${earlier}`, umbrella.key],
+      [`/v1/analytics/messages.csv?${earlier}`, tokens.root!],
+    ] as const) {
+      const res = await gw.call('GET', path, token)
+      expect(res.status).toBe(200)
+      const [header, ...records] = parseCsv(await res.text())
+      const names = records.map((r) => r[header!.indexOf('application')]!)
+      expect(names).toContain(`'=HYPERLINK("http://evil.test","x")`)
+      expect(names).toContain("'@SUM(1+1)")
+      // No field starts with a character a spreadsheet reads as a formula.
+      for (const r of records) for (const field of r) expect(field).not.toMatch(/^[=+\-@\t\r]/)
+    }
+  })
+
   test('without grouping, every bucket of the range is a record', async () => {
     const res = await gw.call('GET', `/v1/namespaces/acme/analytics/messages.csv?from=2026-03-08T09:00:00Z&to=2026-03-08T12:00:00Z`, acme.key)
     const [header, ...records] = parseCsv(await res.text())

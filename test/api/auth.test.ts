@@ -8,6 +8,8 @@ import { eq } from 'drizzle-orm'
 import { createApiKey, revokeApiKey } from '../../src/domain/identity/api-keys'
 import { createApplication } from '../../src/domain/identity/applications'
 import { createClient } from '../../src/domain/identity/clients'
+import { login } from '../../src/domain/identity/sessions'
+import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
 import { ALL_SCOPES, type Scope } from '../../src/domain/identity/scopes'
 import { apiKeys, namespaces } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
@@ -65,6 +67,9 @@ const ROUTE_SCOPES: Record<string, Scope> = {
   'DELETE /v1/namespaces/{ns}/invitations/{invitation_id}': 'members:write',
   'GET /v1/namespaces/{ns}/provisioning': 'apps:read',
   'DELETE /v1/namespaces/{ns}': 'members:write',
+  'GET /v1/namespaces/{ns}/retention': 'members:read',
+  'PUT /v1/namespaces/{ns}/retention': 'members:write',
+  'POST /v1/namespaces/{ns}/restore': 'members:write',
 }
 
 /**
@@ -72,6 +77,8 @@ const ROUTE_SCOPES: Record<string, Scope> = {
  * holding the scope gets 403 owner_required, and cannot delete the fixture's namespace.
  */
 const OWNER_ONLY = new Set(['GET /v1/namespaces/{ns}/provisioning', 'DELETE /v1/namespaces/{ns}'])
+/** Routes for instance admins alone, besides their scope: an application holding it gets 403 instance_admin_required. */
+const ADMIN_ONLY = new Set(['GET /v1/namespaces/{ns}/retention', 'PUT /v1/namespaces/{ns}/retention', 'POST /v1/namespaces/{ns}/restore'])
 
 // One gateway for the whole file: the refusal scenarios never reach a handler, so they can share
 // the fixture (namespace A with a channel, a terminal and a scheduled message; namespace B).
@@ -93,6 +100,10 @@ const messageId = ((await scheduled.json()) as { id: string }).id
 const fixtureApp = await createApplication(gw.deps, acme.namespaceId, { name: 'fixture-app' })
 const fixtureKeyId = (await createApiKey(gw.deps, acme.namespaceId, { applicationId: fixtureApp.id })).key.id
 const fixtureClientId = (await createClient(gw.deps, acme.namespaceId, { applicationId: fixtureApp.id })).client.id
+// An instance admin, for the routes only admins get past (cheap argon2: one login).
+setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
+await gw.deps.store.tx(async (tx) => insertUser(tx, { email: 'root@example.com', passwordHash: await hashPassword('auth test password'), instanceAdmin: true }, Date.now()))
+const rootToken = (await login(gw.deps, { email: 'root@example.com', password: 'auth test password' })).accessToken
 
 /** What each path parameter is replaced with: namespace A's real resources. */
 const PARAMS: Record<string, string> = {
@@ -204,6 +215,10 @@ describe.each(operations.map((op) => [`${op.method} ${op.template}`, op] as cons
         await expectProblem(res, 403, 'owner_required')
         continue
       }
+      if (ADMIN_ONLY.has(`${op.method} ${op.template}`)) {
+        await expectProblem(res, 403, 'instance_admin_required')
+        continue
+      }
       expect([401, 403]).not.toContain(res.status)
       expect(res.status).toBeLessThan(500)
       if (res.status === 404) expect(((await res.json()) as Problem).code).not.toBe('namespace_not_found')
@@ -290,8 +305,9 @@ describe('every problem is problem+json, never a 500 for a user mistake', () => 
   const withBody = operations.filter((op) => op.hasBody)
 
   test.each(withBody.map((op) => [`${op.method} ${op.template}`, op] as const))('%s: malformed JSON → 400, an array → 422', async (_, op) => {
-    await expectProblem(await gw.call(op.method, op.path, acme.key, '{"oops": '), 400, 'malformed_json')
-    const problem = await expectProblem(await gw.call(op.method, op.path, acme.key, '[1, 2]'), 422, 'validation_failed')
+    const key = ADMIN_ONLY.has(`${op.method} ${op.template}`) ? rootToken : acme.key
+    await expectProblem(await gw.call(op.method, op.path, key, '{"oops": '), 400, 'malformed_json')
+    const problem = await expectProblem(await gw.call(op.method, op.path, key, '[1, 2]'), 422, 'validation_failed')
     expect(problem.errors?.length).toBeGreaterThan(0)
   })
 

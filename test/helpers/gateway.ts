@@ -21,6 +21,8 @@ export interface TestGateway {
   config: Config
   deps: Deps
   app: ReturnType<typeof createApp>
+  /** With `{ listen: true }`: the real server's base URL (also the gateway's public_url). */
+  url?: string
   /** Starts a dispatcher (and jobs) over the same store; stopped by close(). */
   startEngine(overrides?: Partial<Config['engine']>): Promise<Engine>
   /** A namespace with an application and an API key (all scopes unless given). */
@@ -52,18 +54,35 @@ export function testConfig(dir: string, overrides: Record<string, any> = {}): Co
   })
 }
 
-export async function startTestGateway(overrides: Record<string, any> = {}, opts: { log?: Logger } = {}): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  log?: Logger
+  /**
+   * Also serve the app with Bun.serve on 127.0.0.1 (an ephemeral port, Bun's default idle
+   * timeout), for clients outside the process (a browser); `public_url` is that address.
+   */
+  listen?: boolean
+}
+
+export async function startTestGateway(overrides: Record<string, any> = {}, opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const log = opts.log ?? silentLogger
   const tmp = tempDir()
-  const config = testConfig(tmp.path, overrides)
+  // The server listens before the config is built, so public_url names its real port.
+  let serve: ((req: Request, server: unknown) => Response | Promise<Response>) | null = null
+  const server = opts.listen
+    ? Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (req, srv) => (serve ? serve(req, srv) : new Response('starting', { status: 503 })) })
+    : null
+  const url = server ? `http://127.0.0.1:${server.port}` : undefined
+  const config = testConfig(tmp.path, url ? { ...overrides, server: { ...overrides.server, public_url: url } } : overrides)
   const deps = await openGateway({ config, demo: false, log, migrate: true })
   const app = createApp(deps, { bodyLimitBytes: config.server.body_limit_bytes, log })
+  serve = (req, srv) => app.fetch(req, srv)
   const engines: Engine[] = []
   return {
     dir: tmp.path,
     config,
     deps,
     app,
+    url,
     async startEngine(engineOverrides = {}) {
       const engine = new Engine(deps, { ...config, engine: { ...config.engine, ...engineOverrides } }, log)
       await engine.start()
@@ -89,6 +108,7 @@ export async function startTestGateway(overrides: Record<string, any> = {}, opts
       return Promise.resolve(app.request(path, init))
     },
     async close() {
+      await server?.stop(true)
       for (const engine of engines) await engine.stop()
       await deps.store.close()
       tmp.cleanup()

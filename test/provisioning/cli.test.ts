@@ -2,6 +2,7 @@
  * Operators provision, export and delete tenants from the command line: real processes on a
  * config file, asserting on what a person reads.
  */
+import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -117,6 +118,31 @@ describe('omnigate namespace export | delete | restore, provisioning purge', asy
     for (const t of ['channels', 'applications', 'api_keys', 'memberships', 'provisioning_jobs', 'users']) expect(tables.has(t)).toBe(true)
     expect(res.stdout).not.toContain('"hash"')
     expect(res.stderr).toMatch(/^exported \d+ rows from \d+ tables\n$/)
+  }, CLI_TIMEOUT_MS)
+
+  test('export into a reader that stops early (| head): ends at once, quietly, without a stack trace', async () => {
+    // Enough rows to overflow the pipe's buffer many times over.
+    const db = new Database(join(dir.path, 'og.db'))
+    try {
+      const { id } = db.query("SELECT id FROM namespaces WHERE slug = 'acme'").get() as { id: string }
+      const insert = db.prepare("INSERT INTO message_rollups (namespace_id, granularity, bucket_start, channel_id, application_id, direction, status, count) VALUES (?, 'minute', ?, 'ch_x', '', 'outbound', 'sent', 1)")
+      db.transaction(() => {
+        for (let i = 0; i < 20_000; i++) insert.run(id, i * 60_000)
+      })()
+    } finally {
+      db.close()
+    }
+    const proc = Bun.spawn(['sh', '-c', `"${process.execPath}" "${MAIN}" --config "${plain}" namespace export acme | head -n 2`], {
+      cwd: dir.path,
+      env: { PATH: process.env.PATH ?? '' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+    expect(code).toBe(0)
+    expect(stdout.trim().split('\n').map((l) => (JSON.parse(l) as { table: string }).table)).toHaveLength(2)
+    expect(stderr).not.toContain('EPIPE')
+    expect(stderr).not.toMatch(/\bat .*\.ts:\d+/)
   }, CLI_TIMEOUT_MS)
 
   test('delete disables, restore undoes it, and the purge (grace 0 days here) removes it', async () => {

@@ -351,6 +351,24 @@ describe('rate limits', () => {
     restoreClock()
   })
 
+  test("verification: the mailed link's page is limited per client address too, sharing the count with the API", async () => {
+    const tight = await startTestGateway({ signup: { enabled: true }, mail: mailOf(sink.port), limits: { login_attempts_per_minute: 2 } })
+    try {
+      const page = () =>
+        tight.app.request('/portal/verify', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=not-a-real-token' })
+      expect((await page()).status).toBe(400)
+      expect((await tight.call('POST', '/v1/auth/verify', null, { token: 'not-a-real-token' })).status).toBe(400)
+      const third = await page()
+      expect(third.status).toBe(429)
+      expect(third.headers.get('retry-after')).toMatch(/^\d+$/)
+      expect(third.headers.get('content-type')).toStartWith('text/html')
+      expect(await third.text()).toContain('Too many attempts')
+      await expectProblem(await tight.call('POST', '/v1/auth/verify', null, { token: 'not-a-real-token' }), 429, 'too_many_attempts')
+    } finally {
+      await tight.close()
+    }
+  })
+
   test('signup: per client address, at the login rate', async () => {
     const tight = await startTestGateway({ signup: { enabled: true }, mail: mailOf(sink.port), limits: { login_attempts_per_minute: 2 } })
     try {

@@ -2,10 +2,19 @@
 import type { AnalyticsReport } from './query'
 import { COUNTED_STATUSES } from './rollups'
 
+/**
+ * A text that a spreadsheet would evaluate as a formula (`=`, `+`, `-`, `@`, or a tab or
+ * carriage return first, OWASP's list). Group labels are tenants' free-text names (application
+ * names): such a field gets a leading `'`, which spreadsheets read as "this is text".
+ */
+const FORMULA_START = /^[=+\-@\t\r]/
+
 /** The report as CSV (RFC 4180: CRLF lines, a header row, fields quoted when they need it). */
 export function analyticsCsv(report: AnalyticsReport): string {
   const field = (v: string | number | null | undefined) => {
-    const s = v === null || v === undefined ? '' : String(v)
+    let s = v === null || v === undefined ? '' : String(v)
+    // Counts are never negative and starts are ISO times: only labels can start like a formula.
+    if (typeof v === 'string' && FORMULA_START.test(s)) s = `'${s}`
     return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
   }
   const grouped = report.group_by !== null

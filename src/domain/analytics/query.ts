@@ -234,7 +234,7 @@ export async function messageAnalytics(deps: Deps, scope: AnalyticsScope, input:
   const nsFilter = namespaceId !== null ? sql`namespace_id = ${namespaceId}` : sql`namespace_id IN (SELECT id FROM namespaces)`
   const channelFilter = channelId !== null ? sql` AND channel_id = ${channelId}` : sql``
 
-  // The rows in the unique index's own order (it leads with namespace, granularity and
+  // The rows in the primary key's own order (it leads with namespace, granularity and
   // bucket_start, so ORDER BY costs nothing in one namespace) and summed here: SQL's GROUP BY
   // would build a temp B-tree. Across namespaces the order restarts per namespace.
   const groupColumn = input.group_by ? GROUP_COLUMNS[input.group_by] : sql.raw("''")

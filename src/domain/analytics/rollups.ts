@@ -358,8 +358,11 @@ export async function pruneMinuteRollups(deps: Deps, opts: { signal?: AbortSigna
       const gone = await deps.store.write((tx) =>
         tx
           .delete(messageRollups)
+          // By the primary key (the table is WITHOUT ROWID): the batch is a range of its B-tree.
           .where(
-            sql`rowid IN (SELECT rowid FROM message_rollups WHERE namespace_id = ${id} AND granularity = 'minute' AND bucket_start < ${cutoff} LIMIT ${PRUNE_BATCH})`,
+            sql`(namespace_id, granularity, bucket_start, channel_id, application_id, direction, status) IN (
+              SELECT namespace_id, granularity, bucket_start, channel_id, application_id, direction, status FROM message_rollups
+              WHERE namespace_id = ${id} AND granularity = 'minute' AND bucket_start < ${cutoff} LIMIT ${PRUNE_BATCH})`,
           )
           .returning({ one: sql<number>`1` }),
       )

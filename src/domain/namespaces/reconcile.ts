@@ -15,6 +15,7 @@ import { findApiKeyBySecret, insertApiKey, setApiKeyScopes } from '../identity/a
 import { ALL_SCOPES } from '../identity/scopes'
 import { insertApplication } from '../identity/applications'
 import { invalidateLimitsCache, quotaSettings } from '../identity/quotas'
+import { retentionOverrides, withRetention } from '../retention'
 import { reconcileWebhooks } from '../webhooks/reconcile'
 import { insertNamespace } from './index'
 
@@ -68,6 +69,13 @@ export async function reconcileNamespaces(deps: Deps, declared: readonly Namespa
         await tx.update(namespaces).set({ settings, updatedAt: at }).where(eq(namespaces.id, ns.id))
         ns = { ...ns, settings }
         report.updated.push(`quotas ${decl.slug}`)
+      }
+      if (decl.retention && JSON.stringify(retentionOverrides(ns.settings)) !== JSON.stringify(retentionOverrides({ retention: decl.retention }))) {
+        // Like quotas: the declaration replaces the stored overrides whole; without one they are left alone.
+        const settings = withRetention(ns.settings, decl.retention)
+        await tx.update(namespaces).set({ settings, updatedAt: at }).where(eq(namespaces.id, ns.id))
+        ns = { ...ns, settings }
+        report.updated.push(`retention ${decl.slug}`)
       }
       for (const [j, ch] of decl.channels.entries()) {
         const path = `namespaces[${i}].channels[${j}]`

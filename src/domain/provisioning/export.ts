@@ -4,12 +4,12 @@
  * stored: sealed columns (`*_enc`) sealed under the master key, hashes of keys, tokens and
  * passwords left out. Read in pages, so a large tenant streams rather than fills memory.
  */
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm'
+import { and, eq, inArray } from 'drizzle-orm'
 import { channels, memberships, namespaces, pendingStatuses, users } from '../../store/schema'
 import type { Db } from '../../store/store'
 import type { Deps } from '../deps'
 import { errors } from '../errors'
-import { namespacedTables, rowByColumn } from './tables'
+import { cursorCompare, cursorOf, type CursorValue, namespacedTables, rowByColumn } from './tables'
 
 const EXPORT_PAGE_ROWS = 1000
 
@@ -39,18 +39,19 @@ export async function exportNamespace(deps: Pick<Deps, 'store'>, namespaceId: st
   await write('namespaces', rowByColumn({ columns: columnsOf(namespaces) }, ns))
 
   // Parents before children: the reverse of the purge order, so a reader can load it in order.
+  // Each table in pages along its key, each page resuming where the last one ended.
   for (const table of [...namespacedTables()].reverse()) {
-    let after = 0
+    let after: CursorValue | null = null
     for (;;) {
       const page = (await (db as Db)
-        .select({ rid: sql<number>`rowid`, row: table.table } as never)
+        .select()
         .from(table.table as never)
-        .where(and(eq(table.namespaceColumn, namespaceId), gt(sql`rowid`, after)))
-        .orderBy(asc(sql`rowid`))
-        .limit(EXPORT_PAGE_ROWS)) as { rid: number; row: Record<string, unknown> }[]
-      for (const { row } of page) await write(table.name, rowByColumn(table, row))
+        .where(and(eq(table.namespaceColumn, namespaceId), after ? cursorCompare(table, '>', after) : undefined))
+        .orderBy(...table.cursor)
+        .limit(EXPORT_PAGE_ROWS)) as Record<string, unknown>[]
+      for (const row of page) await write(table.name, rowByColumn(table, row))
       if (page.length < EXPORT_PAGE_ROWS) break
-      after = page[page.length - 1]!.rid
+      after = cursorOf(table, page[page.length - 1]!)
     }
   }
 

@@ -3,17 +3,19 @@
  * marker (the row, its status, metadata, addresses, events and the analytics rollups stay);
  * message events older than `event_days` are deleted. Defaults come from `[retention]`, a
  * namespace overrides them in `settings.retention` (`{"message_days": 30, "event_days": 90}`,
- * 0 = keep forever).
+ * 0 = keep forever), set by `[[namespaces]] retention = {…}` in the config or by an instance
+ * admin through `PUT /v1/namespaces/{ns}/retention`.
  *
  * The work is done in small batches: the rows of a batch are found on the reader connection
  * (no lock held while scanning), then changed in one short transaction of at most `batchSize`
  * rows, and the event loop turns between batches so API writes go first.
  */
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm'
-import { z } from 'zod'
+import { type NamespaceRetention, namespaceRetentionSchema } from '../../config/operations-schema'
 import { messageEvents, type MessageContent, messages, namespaces } from '../../store/schema'
-import type { Store } from '../../store/store'
+import type { Db, Store } from '../../store/store'
 import { type Deps, now } from '../deps'
+import { errors } from '../errors'
 
 /** Rows changed per transaction: a few milliseconds of write lock. */
 export const RETENTION_BATCH = 500
@@ -40,19 +42,13 @@ export interface RetentionReport {
   invalidOverrides: { namespace: string; problem: string }[]
 }
 
-const overrideSchema = z.strictObject({
-  message_days: z.int().min(0).optional(),
-  event_days: z.int().min(0).optional(),
-})
+type Defaults = { message_days: number; event_days: number }
 
 /** A namespace's policy: its `settings.retention` over the `[retention]` defaults. */
-export function retentionPolicy(
-  defaults: { message_days: number; event_days: number },
-  settings: Record<string, unknown>,
-): { policy: RetentionPolicy; problem?: string } {
+export function retentionPolicy(defaults: Defaults, settings: Record<string, unknown>): { policy: RetentionPolicy; problem?: string } {
   const base = { messageDays: defaults.message_days, eventDays: defaults.event_days }
   if (settings.retention === undefined) return { policy: base }
-  const parsed = overrideSchema.safeParse(settings.retention)
+  const parsed = namespaceRetentionSchema.safeParse(settings.retention)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     return { policy: base, problem: `settings.retention${issue.path.map((p) => `.${String(p)}`).join('')}: ${issue.message}` }
@@ -63,6 +59,71 @@ export function retentionPolicy(
       eventDays: parsed.data.event_days ?? base.eventDays,
     },
   }
+}
+
+/** The overrides as stored, keys in a fixed order (so two equal overrides compare equal as JSON); `{}` when none or invalid. */
+export function retentionOverrides(settings: Record<string, unknown>): NamespaceRetention {
+  const parsed = namespaceRetentionSchema.safeParse(settings.retention ?? {})
+  if (!parsed.success) return {}
+  const out: NamespaceRetention = {}
+  if (parsed.data.message_days !== undefined) out.message_days = parsed.data.message_days
+  if (parsed.data.event_days !== undefined) out.event_days = parsed.data.event_days
+  return out
+}
+
+/**
+ * `settings` with `retention` replaced by `overrides` (removed when empty): what the API and
+ * the config reconciliation store.
+ */
+export function withRetention(settings: Record<string, unknown>, overrides: NamespaceRetention): Record<string, unknown> {
+  const { retention: _, ...rest } = settings
+  const normalized = retentionOverrides({ retention: overrides })
+  return Object.keys(normalized).length === 0 ? rest : { ...rest, retention: normalized }
+}
+
+/** What `GET /v1/namespaces/{ns}/retention` shows: the effective days, the namespace's own, the defaults. */
+export interface RetentionView {
+  namespace: string
+  message_days: number
+  event_days: number
+  overrides: NamespaceRetention
+  defaults: Defaults
+}
+
+function retentionView(defaults: Defaults, ns: { slug: string; settings: Record<string, unknown> }): RetentionView {
+  const { policy } = retentionPolicy(defaults, ns.settings)
+  return {
+    namespace: ns.slug,
+    message_days: policy.messageDays,
+    event_days: policy.eventDays,
+    overrides: retentionOverrides(ns.settings),
+    defaults: { message_days: defaults.message_days, event_days: defaults.event_days },
+  }
+}
+
+async function namespaceRow(db: Db, namespaceId: string) {
+  const [ns] = await db.select({ slug: namespaces.slug, settings: namespaces.settings }).from(namespaces).where(eq(namespaces.id, namespaceId))
+  if (!ns) throw errors.namespaceNotFound('the namespace does not exist')
+  return ns
+}
+
+/** A namespace's retention: effective days, its overrides and the defaults. */
+export async function getNamespaceRetention(deps: Pick<Deps, 'store' | 'config'>, namespaceId: string): Promise<RetentionView> {
+  return retentionView(deps.config.retention, await namespaceRow(deps.store.read, namespaceId))
+}
+
+/**
+ * Replaces a namespace's overrides (`{}` = the defaults again); the next `retention` job run
+ * applies them. A namespace declared with `retention` in the config gets the declared value
+ * back at the next start.
+ */
+export async function setNamespaceRetention(deps: Pick<Deps, 'store' | 'config' | 'now'>, namespaceId: string, overrides: NamespaceRetention): Promise<RetentionView> {
+  return deps.store.tx(async (tx) => {
+    const ns = await namespaceRow(tx, namespaceId)
+    const settings = withRetention(ns.settings, overrides)
+    await tx.update(namespaces).set({ settings, updatedAt: now(deps) }).where(eq(namespaces.id, namespaceId))
+    return retentionView(deps.config.retention, { slug: ns.slug, settings })
+  })
 }
 
 export interface RetentionOptions {

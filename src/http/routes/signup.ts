@@ -91,8 +91,19 @@ const routes = {
   }),
 }
 
-/** Per-client and per-address limits for the routes that send mail (per instance, in memory). */
+/**
+ * Per-client and per-address limits for signup, verification and resend (per instance, in
+ * memory). One set per gateway: the API's verify and the mailed link's page share the
+ * per-client count, so the page is no way around it.
+ */
+const limitsByDeps = new WeakMap<Deps, ReturnType<typeof newSignupLimits>>()
 function signupLimits(deps: Deps) {
+  let limits = limitsByDeps.get(deps)
+  if (!limits) limitsByDeps.set(deps, (limits = newSignupLimits(deps)))
+  return limits
+}
+
+function newSignupLimits(deps: Deps) {
   const clock = () => now(deps)
   const perClient = new LoginLimiter(deps.limits.loginAttemptsPerMinute, clock)
   const perAddress = new LoginLimiter(MAILS_PER_ADDRESS_PER_MINUTE, clock)
@@ -190,6 +201,7 @@ function page(title: string, inner: string): string {
  * namespace is ready, its API key (once).
  */
 export function portalVerifyRoutes(deps: Deps) {
+  const limits = signupLimits(deps)
   const app = new Hono<AppEnv>()
   app.use(
     '/verify',
@@ -213,6 +225,12 @@ export function portalVerifyRoutes(deps: Deps) {
     return c.html(page('Confirm your e-mail address', form), 200, PAGE_HEADERS)
   })
   app.post('/verify', async (c) => {
+    try {
+      limits.client(c, 'verify')
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error
+      return c.html(page('Too many attempts', `<p>${escapeHtml(error.detail)}.</p>`), 429, { ...PAGE_HEADERS, 'retry-after': c.res.headers.get('retry-after') ?? '60' })
+    }
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>)
     const token = typeof form.token === 'string' ? form.token.slice(0, 512) : ''
     if (token === '') return c.html(page('Link incomplete', '<p>No token was sent. Open the link from the mail again.</p>'), 400, PAGE_HEADERS)

@@ -1,0 +1,52 @@
+/**
+ * The instance's users, for its operators (`GET /v1/users`, the portal's admin pages): each with
+ * the namespaces they belong to and their role there. Never a password hash.
+ */
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm'
+import { memberships, namespaces, users } from '../../store/schema'
+import type { Deps } from '../deps'
+import { userView } from '../identity/users'
+
+export interface UserListQuery {
+  limit: number
+  /** The last id of the previous page. */
+  cursor?: string
+  /** Only addresses containing this text (case-insensitive). */
+  email?: string
+}
+
+/** `%` and `_` are LIKE wildcards: matched literally here. */
+const likeLiteral = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`
+
+/** A page of users, newest first, with their memberships. */
+export async function listUsers(deps: Pick<Deps, 'store'>, q: UserListQuery) {
+  const where: SQL[] = []
+  if (q.cursor) where.push(lt(users.id, q.cursor))
+  if (q.email) where.push(sql`${users.email} LIKE ${likeLiteral(q.email)} ESCAPE '\\'`)
+  const rows = await deps.store.read
+    .select()
+    .from(users)
+    .where(and(...where))
+    .orderBy(desc(users.id))
+    .limit(q.limit + 1)
+  const page = rows.slice(0, q.limit)
+  const ids = page.map((u) => u.id)
+  const member = ids.length
+    ? await deps.store.read
+        .select({ userId: memberships.userId, slug: namespaces.slug, role: memberships.role })
+        .from(memberships)
+        .innerJoin(namespaces, eq(namespaces.id, memberships.namespaceId))
+        .where(inArray(memberships.userId, ids))
+        .orderBy(namespaces.slug)
+    : []
+  const byUser = new Map<string, { namespace: string; role: string }[]>()
+  for (const m of member) {
+    const list = byUser.get(m.userId) ?? []
+    list.push({ namespace: m.slug, role: m.role })
+    byUser.set(m.userId, list)
+  }
+  return {
+    data: page.map((u) => ({ ...userView(u), namespaces: byUser.get(u.id) ?? [] })),
+    next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
+  }
+}

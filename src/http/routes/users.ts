@@ -1,0 +1,47 @@
+/** /v1/users: every user of the instance with their namespaces (instance admins only). */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
+import type { Deps } from '../../domain/deps'
+import { listUsers } from '../../domain/instance/users'
+import type { AppEnv } from '../env'
+import { json, listOf, problemSchema } from '../schemas'
+import { requireInstanceAdmin } from './namespaces-admin'
+
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
+
+export const userListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(100).optional(),
+  email: z.string().max(254).optional().openapi({ description: 'Only addresses containing this text' }),
+})
+
+const userSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    display_name: z.string(),
+    verified: z.boolean(),
+    disabled: z.boolean(),
+    instance_admin: z.boolean(),
+    created_at: z.string(),
+    namespaces: z.array(z.object({ namespace: z.string(), role: z.string() })),
+  })
+  .openapi('User')
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  tags: ['instance'],
+  middleware: [requireInstanceAdmin()],
+  summary: 'Every user of the instance, newest first, with the namespaces they belong to (instance admins)',
+  request: { query: userListQuery },
+  responses: {
+    200: json(listOf(userSchema), 'A page of users'),
+    401: problem('Missing or invalid credentials'),
+    403: problem('Not an instance admin'),
+    422: problem('A bad query parameter'),
+  },
+})
+
+export function usersRoutes(deps: Deps) {
+  return new OpenAPIHono<AppEnv>().openapi(list, async (c) => c.json(await listUsers(deps, c.req.valid('query')), 200))
+}

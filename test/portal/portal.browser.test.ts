@@ -1,0 +1,171 @@
+/**
+ * The portal in a real Chromium (issue #9): signing in, sending a test message and watching it
+ * reach `delivered` live, what a viewer can and cannot do, another namespace's id, and field
+ * errors. Every page visited must run without a console error (a CSP violation shows there).
+ */
+import { afterAll, expect } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { sendMessage } from '../../src/domain/messages/send'
+import { messages } from '../../src/store/schema'
+import { startTestGateway } from '../helpers/gateway'
+import { browserTest, makeMember, makeUser, signIn } from './browser'
+
+const gw = await startTestGateway({}, { listen: true })
+afterAll(() => gw.close())
+const url = gw.url!
+const demo = await gw.tenant('demo')
+await gw.channel(demo.namespaceId, 'sandbox')
+const other = await gw.tenant('other')
+await gw.channel(other.namespaceId, 'sandbox')
+// The sandbox's delay below must fit in a send timeout.
+await gw.startEngine({ send_timeout_ms: 10_000, lease_ms: 20_000 })
+const admin = await makeUser(gw.deps, 'ops@example.com')
+const viewer = await makeMember(gw.deps, demo.namespaceId, 'viewer@example.com', 'viewer')
+
+const send = async (namespaceId: string, extra: Record<string, unknown> = {}) =>
+  ((await sendMessage(gw.deps, namespaceId, { channel: 'sandbox', to: 'ada@example.com', content: { text: 'hello' }, ...extra })).body as { id: string }).id
+const statusOf = async (id: string) => (await gw.deps.store.read.select({ status: messages.status }).from(messages).where(eq(messages.id, id)))[0]?.status
+const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString()
+
+browserTest('an instance admin signs in, lands in demo and sees the navigation', async ({ page, consoleErrors }) => {
+  await signIn(page, url, admin.email, admin.password)
+  expect(new URL(page.url()).pathname).toBe('/portal/ns/demo/dashboard')
+  for (const name of ['Dashboard', 'Messages', 'Channels', 'Webhooks', 'Applications', 'Members']) {
+    await expect(page.getByRole('link', { name, exact: true }).count()).resolves.toBe(1)
+  }
+  await expect(page.getByRole('heading', { name: 'Dashboard' }).count()).resolves.toBe(1)
+  // The switcher lists every namespace for an instance admin, and changes it.
+  await page.getByLabel('Namespace').selectOption('other')
+  await page.getByRole('button', { name: 'Switch' }).click()
+  await page.waitForURL(`${url}/portal/ns/other/dashboard`)
+  expect(consoleErrors).toEqual([] as string[])
+})
+
+browserTest('a wrong password is refused on the sign-in page', async ({ page }) => {
+  await page.goto(`${url}/portal/login`)
+  await page.getByLabel('Email').fill(admin.email)
+  await page.getByLabel('Password').fill('not the password at all')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await expect(page.locator('.form-message').textContent()).resolves.toContain('wrong')
+  expect(new URL(page.url()).pathname).toBe('/portal/login')
+})
+
+browserTest('a test message sent from the form reaches delivered live on its page', async ({ page, consoleErrors }) => {
+  await signIn(page, url, admin.email, admin.password)
+  await page.getByRole('link', { name: 'Messages', exact: true }).click()
+  await page.getByRole('link', { name: 'Send a test message' }).first().click()
+  await page.getByLabel('To').fill('grace@example.com')
+  await page.getByLabel('Text', { exact: true }).fill('Hello from the portal')
+  // The sandbox answers after 4 s (room for a loaded machine): the page is open before the message is delivered.
+  await page.getByLabel('Options (JSON)').fill('{"sandbox": {"delay_ms": 4000}}')
+  await page.getByRole('button', { name: 'Send message' }).click()
+  await page.waitForURL(/\/portal\/ns\/demo\/messages\/msg_/)
+  const id = new URL(page.url()).pathname.split('/').at(-1)!
+  const live = page.locator('#message-live')
+  expect(await live.textContent()).not.toContain('delivered')
+  // A marker that a reload would lose: the update must come over the open page.
+  await page.evaluate(() => {
+    ;(globalThis as { marker?: number }).marker = 42
+  })
+  await page.waitForSelector('#message-live .status-line .status-delivered', { timeout: 30_000 })
+  expect(await page.evaluate(() => (globalThis as { marker?: number }).marker)).toBe(42)
+  expect(await live.textContent()).toContain('sent')
+  expect(await page.locator('pre').first().textContent()).toBe('Hello from the portal')
+  expect(await statusOf(id)).toBe('delivered')
+  expect(consoleErrors).toEqual([] as string[])
+})
+
+browserTest('a bad field is named next to it on the send form', async ({ page }) => {
+  await signIn(page, url, admin.email, admin.password)
+  await page.goto(`${url}/portal/ns/demo/messages/new`)
+  await page.getByLabel('Text', { exact: true }).fill('no recipient')
+  await page.getByLabel('Send at').fill('tomorrow')
+  const [answer] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Send message' }).click()])
+  expect(answer.status()).toBe(422)
+  await page.waitForSelector('#to-error')
+  expect(await page.locator('#to-error').textContent()).toBe('is required')
+  expect(await page.locator('#send_at-error').textContent()).toContain('RFC 3339')
+  expect(await page.getByLabel('To').getAttribute('aria-invalid')).toBe('true')
+  expect(await page.getByLabel('Text', { exact: true }).inputValue()).toBe('no recipient')
+})
+
+browserTest('the message list filters by status', async ({ page, consoleErrors }) => {
+  const scheduled = await send(demo.namespaceId, { send_at: inAnHour(), to: 'filter@example.com' })
+  await signIn(page, url, admin.email, admin.password)
+  await page.goto(`${url}/portal/ns/demo/messages`)
+  await page.getByLabel('Status').selectOption('scheduled')
+  // htmx puts the new address in the bar before it swaps the list: wait for the swap itself.
+  const swapped = page.evaluate(() => new Promise<void>((resolve) => (globalThis as unknown as { document: { addEventListener(t: string, f: () => void, o: object): void } }).document.addEventListener('htmx:after:swap', () => resolve(), { once: true })))
+  await page.getByRole('button', { name: 'Filter' }).click()
+  await swapped
+  await page.waitForURL(/status=scheduled/)
+  await page.waitForSelector(`a[href$="/messages/${scheduled}"]`)
+  const statuses = await page.locator('#message-results tbody .badge').allTextContents()
+  expect(statuses.length).toBeGreaterThan(0)
+  expect(new Set(statuses)).toEqual(new Set(['scheduled']))
+  expect(consoleErrors).toEqual([] as string[])
+})
+
+browserTest('an admin cancels a scheduled message from its page', async ({ page }) => {
+  const id = await send(demo.namespaceId, { send_at: inAnHour() })
+  await signIn(page, url, admin.email, admin.password)
+  await page.goto(`${url}/portal/ns/demo/messages/${id}`)
+  page.on('dialog', (d) => void d.accept())
+  await page.getByRole('button', { name: 'Cancel message' }).click()
+  await page.waitForSelector('#message-live .status-line .status-cancelled')
+  expect(await statusOf(id)).toBe('cancelled')
+})
+
+browserTest('a viewer sees no cancel or send controls, and a POST by hand is refused', async ({ page }) => {
+  const id = await send(demo.namespaceId, { send_at: inAnHour() })
+  await signIn(page, url, viewer.email, viewer.password)
+  expect(new URL(page.url()).pathname).toBe('/portal/ns/demo/dashboard')
+  await page.goto(`${url}/portal/ns/demo/messages`)
+  await expect(page.getByRole('link', { name: 'Send a test message' }).count()).resolves.toBe(0)
+  await page.goto(`${url}/portal/ns/demo/messages/${id}`)
+  await expect(page.getByText('scheduled').first().isVisible()).resolves.toBe(true)
+  await expect(page.getByRole('button', { name: 'Cancel message' }).count()).resolves.toBe(0)
+  // The page's own token and origin: only the role stands in the way.
+  const answers = await page.evaluate(async (paths) => {
+    // Runs in the page (no DOM types here): the token the page itself carries.
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } } }).document
+    const token = doc.querySelector('meta[name="csrf-token"]').getAttribute('content')!
+    const post = (path: string, fields: Record<string, string>) =>
+      fetch(path, { method: 'POST', body: new URLSearchParams({ _csrf: token, ...fields }), redirect: 'manual' }).then((r) => r.status)
+    return [await post(paths.cancel, {}), await post(paths.send, { channel: 'sandbox', to: 'x@example.com', text: 'hi' })]
+  }, { cancel: `/portal/ns/demo/messages/${id}/cancel`, send: '/portal/ns/demo/messages' })
+  expect(answers).toEqual([403, 403])
+  expect(await statusOf(id)).toBe('scheduled')
+  await page.goto(`${url}/portal/ns/demo/messages/new`)
+  await expect(page.getByRole('heading', { name: 'Not allowed' }).count()).resolves.toBe(1)
+})
+
+browserTest("another namespace's message id in the URL shows not found", async ({ page }) => {
+  const foreign = await send(other.namespaceId)
+  await signIn(page, url, viewer.email, viewer.password)
+  const res = await page.goto(`${url}/portal/ns/demo/messages/${foreign}`)
+  expect(res?.status()).toBe(404)
+  await expect(page.getByRole('heading', { name: 'Not found' }).count()).resolves.toBe(1)
+  expect(await page.content()).not.toContain('ada@example.com')
+  // Nor can the viewer open the other namespace itself.
+  expect((await page.goto(`${url}/portal/ns/other/messages/${foreign}`))?.status()).toBe(404)
+})
+
+browserTest('sign-in works from the keyboard alone, and pages fit a 375 px wide screen', async ({ page, consoleErrors }) => {
+  const id = await send(demo.namespaceId, { send_at: inAnHour(), to: 'someone.with.a.rather.long.address@example.com' })
+  await page.setViewportSize({ width: 375, height: 812 })
+  await page.goto(`${url}/portal/login`)
+  await page.keyboard.press('Tab') // the skip link
+  await page.keyboard.press('Tab')
+  await page.keyboard.type(admin.email)
+  await page.keyboard.press('Tab')
+  await page.keyboard.type(admin.password)
+  await page.keyboard.press('Enter')
+  await page.waitForURL(`${url}/portal/ns/demo/dashboard`)
+  const scrollWidth = () => page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)
+  for (const path of ['/portal/ns/demo/dashboard', '/portal/ns/demo/messages', `/portal/ns/demo/messages/${id}`, '/portal/ns/demo/messages/new', '/portal/account']) {
+    await page.goto(url + path)
+    expect(await scrollWidth(), path).toBeLessThanOrEqual(375)
+  }
+  expect(consoleErrors).toEqual([] as string[])
+})
