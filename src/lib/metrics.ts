@@ -97,6 +97,25 @@ export function countNewMessageStatuses(rows: readonly { channelId: string; stat
   for (const row of rows) bump(statusChanges, `${row.channelId}\u0000${row.status}`)
 }
 
+/**
+ * Status changes gathered in a store transaction and counted when it commits (a commit batch:
+ * src/store/store.ts), so a write that is rolled back adds nothing to omnigate_messages_total.
+ */
+export class StatusCounts {
+  readonly pending = new Map<string, number>()
+  add(channelId: string, status: string): void {
+    const key = `${channelId}\u0000${status}`
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
+  }
+  absorb(other: StatusCounts): void {
+    for (const [key, n] of other.pending) this.pending.set(key, (this.pending.get(key) ?? 0) + n)
+  }
+  async flush(): Promise<void> {
+    for (const [key, n] of this.pending) statusChanges.set(key, (statusChanges.get(key) ?? 0) + n)
+    this.pending.clear()
+  }
+}
+
 /** The outcome of one send attempt: dispatch latency when the provider took it, else its error class. */
 export function recordAttempt(
   message: { channelId: string; createdAt: number; sendAt: number | null },

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { claimDueMessages, completeAttempt } from '../../src/domain/messages/dispatch'
-import { messages, pendingStatuses } from '../../src/store/schema'
+import { messages, namespaces, pendingStatuses } from '../../src/store/schema'
 import { startHttpReceiver } from '../fakes/http-receiver'
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
 
@@ -53,6 +53,14 @@ const inbound = async () =>
   ((await (await gw.call('GET', '/v1/namespaces/acme/messages?direction=inbound', ns.key)).json()) as { data: any[] }).data
 
 describe('inbound messages', () => {
+  test('a deleted (disabled) namespace takes no callbacks: 404, nothing stored', async () => {
+    await gw.deps.store.tx((tx) => tx.update(namespaces).set({ status: 'disabled' }).where(eq(namespaces.id, ns.namespaceId)))
+    const res = await signed({ messages: [{ from: 'customer-7', to: 'support', id: 'crm-late', content: { text: 'anyone there?' } }] })
+    expect(res.status).toBe(404)
+    const stored = await gw.deps.store.read.select().from(messages).where(eq(messages.namespaceId, ns.namespaceId))
+    expect(stored).toEqual([])
+  })
+
   test('a signed message is stored as received, linked to its terminal, once even if replayed', async () => {
     const body = { messages: [{ from: 'customer-7', to: 'support', id: 'crm-991', content: { text: 'where is my order?' }, metadata: { ticket: '17' } }] }
     const res = await signed(body)

@@ -7,7 +7,10 @@
  * dependency). The exposition itself is parsed and linted by promtool.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { countNewMessages } from '../../src/domain/analytics/rollups'
 import { claimDueMessages } from '../../src/domain/messages/dispatch'
+import { messages } from '../../src/store/schema'
 import { metricsRegistry } from '../../src/lib/metrics'
 import { startWebhookReceiver } from '../fakes/webhook-receiver'
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
@@ -74,7 +77,7 @@ describe('access', () => {
     expect(right.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
   })
 
-  test('without a token /metrics is open; with [metrics] enabled = false it does not exist', async () => {
+  test('without a token /metrics is open to this host; with [metrics] enabled = false it does not exist', async () => {
     const open = await startTestGateway()
     const disabled = await startTestGateway({ metrics: { enabled: false } })
     try {
@@ -83,6 +86,24 @@ describe('access', () => {
     } finally {
       await open.close()
       await disabled.close()
+    }
+  })
+
+  test('without a token only this host is answered: a client behind a trusted proxy gets 401', async () => {
+    const served = await startTestGateway({ server: { trusted_proxies: ['127.0.0.1/32', '::1/128'] } }, { listen: true })
+    try {
+      const local = await fetch(`${served.url}/metrics`)
+      expect(local.status).toBe(200)
+      expect(await local.text()).toContain('omnigate_http_requests_total')
+      const remote = await fetch(`${served.url}/metrics`, { headers: { 'x-forwarded-for': '203.0.113.9' } })
+      expect(remote.status).toBe(401)
+      expect(remote.headers.get('content-type')).toBe('application/problem+json')
+      expect(await remote.text()).not.toContain('omnigate_')
+      const proxiedLocal = await fetch(`${served.url}/metrics`, { headers: { 'x-forwarded-for': '127.0.0.1' } })
+      expect(proxiedLocal.status).toBe(200)
+      await proxiedLocal.arrayBuffer()
+    } finally {
+      await served.close()
     }
   })
 })
@@ -169,5 +190,23 @@ describe('exposition', () => {
     }
     expect(checked.output).toBe('')
     expect(checked.code).toBe(0)
+  })
+})
+
+describe('exactness', () => {
+  test('a write that is rolled back adds nothing to omnigate_messages_total; a committed one adds once', async () => {
+    const id = await send()
+    const [row] = await gw.deps.store.read.select().from(messages).where(eq(messages.id, id))
+    const labels = { namespace: 'acme', channel: 'sandbox', status: 'queued' }
+    const before = value((await scrape()).values, 'omnigate_messages_total', labels)
+    await expect(
+      gw.deps.store.write(async (tx) => {
+        await countNewMessages(tx, [{ ...row!, id: 'msg_rolled_back' }])
+        throw new Error('rolled back')
+      }),
+    ).rejects.toThrow('rolled back')
+    expect(value((await scrape()).values, 'omnigate_messages_total', labels)).toBe(before)
+    await gw.deps.store.write((tx) => countNewMessages(tx, [{ ...row!, id: 'msg_counted' }]))
+    expect(value((await scrape()).values, 'omnigate_messages_total', labels)).toBe(before + 1)
   })
 })

@@ -18,7 +18,7 @@ import { channels, type failureRollups, type latencyRollups, messageEvents, mess
 import { type CommitBatch, commitBatch, type Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import type { Message } from '../messages/views'
-import { countNewMessageStatuses } from '../../lib/metrics'
+import { countNewMessageStatuses, StatusCounts } from '../../lib/metrics'
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000
@@ -251,6 +251,9 @@ function upsertNative<R>(native: Database, u: Upsert<R>, rows: R[]): void {
  */
 const commitRollups = (tx: Db) => commitBatch(tx, 'rollups', () => new RollupBatch())
 
+/** The Prometheus status counts of the open store transaction, added when it commits. */
+export const commitStatusCounts = (tx: Db) => commitBatch(tx, 'status-counts', () => new StatusCounts())
+
 /** The status a new message is counted under: its implicit first event. */
 function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus | null {
   if (m.direction === 'inbound') return 'received'
@@ -259,8 +262,10 @@ function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus
 
 /** Counts newly inserted messages under their creation status; call in the inserting transaction. */
 export function countNewMessages(tx: Db, rows: Message[]): Promise<void> {
-  // The Prometheus counter sees creation statuses too (queued, scheduled, received).
-  countNewMessageStatuses(rows)
+  // The Prometheus counter sees creation statuses too (queued, scheduled, received), at commit.
+  const counted = commitStatusCounts(tx)
+  if (counted) for (const m of rows) counted.add(m.channelId, m.status)
+  else countNewMessageStatuses(rows)
   const scoped = commitRollups(tx)
   const batch = scoped ?? new RollupBatch()
   for (const m of rows) {

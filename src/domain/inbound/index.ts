@@ -7,7 +7,7 @@ import { and, eq } from 'drizzle-orm'
 import { getConnector } from '../../connectors/registry'
 import { InboundError, type InboundMessage, type InboundResult, type StatusUpdate } from '../../connectors/types'
 import { newId } from '../../lib/ids'
-import { channels, messages, pendingStatuses, terminals } from '../../store/schema'
+import { channels, messages, namespaces, pendingStatuses, terminals } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { USER_AGENT } from '../../version'
 import { countNewMessages } from '../analytics/rollups'
@@ -27,9 +27,15 @@ export function inboundUrl(publicUrl: string, channelId: string): string {
 
 /** Handles one request to `/inbound/{channel_id}`; returns what to answer the provider. */
 export async function receiveCallback(deps: Deps, channelId: string, req: Request): Promise<Response> {
-  const channel = (await deps.store.read.select().from(channels).where(eq(channels.id, channelId)))[0]
+  const [row] = await deps.store.read
+    .select({ channel: channels, namespaceStatus: namespaces.status })
+    .from(channels)
+    .innerJoin(namespaces, eq(namespaces.id, channels.namespaceId))
+    .where(eq(channels.id, channelId))
+  const channel = row?.channel
   const connector = channel && getConnector(channel.type)
-  if (!channel || !connector?.parseInbound) throw new InboundError(404, 'no channel takes callbacks at this address')
+  // A deleted (disabled) namespace takes nothing more in: its data waits for the purge.
+  if (!channel || !connector?.parseInbound || row.namespaceStatus !== 'active') throw new InboundError(404, 'no channel takes callbacks at this address')
   const owned = await deps.store.read.select({ address: terminals.address }).from(terminals).where(eq(terminals.channelId, channel.id))
   const result = await connector.parseInbound(req, {
     config: openChannelConfig(deps, channel),

@@ -7,7 +7,7 @@ import { newId } from '../../lib/ids'
 import { countMessageStatuses } from '../../lib/metrics'
 import type { messageEvents } from '../../store/schema'
 import type { Db } from '../../store/store'
-import { countStatusChanges } from '../analytics/rollups'
+import { commitStatusCounts, countStatusChanges } from '../analytics/rollups'
 import { emitMessageEvents } from '../webhooks/emit'
 import { insertEvents } from './rows'
 import type { Message } from './views'
@@ -37,7 +37,9 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
         attempt: r.attempt ?? null,
         error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
       }))
-    countMessageStatuses(message.channelId, changes)
+    const counted = commitStatusCounts(tx)
+    if (counted) for (const c of changes) counted.add(message.channelId, c.status)
+    else countMessageStatuses(message.channelId, changes)
     // Deliveries are due from now, whatever time the event itself carries.
     await emitMessageEvents(tx, message, changes, Date.now())
   }

@@ -8,6 +8,8 @@ import { matchedRoutes } from 'hono/route'
 import type { Deps } from '../../domain/deps'
 import { errors } from '../../domain/errors'
 import { enableProcessMetrics, recordHttpRequest, scrapeMetrics } from '../../lib/metrics'
+import ipaddr from 'ipaddr.js'
+import { requestClientIp, UNKNOWN_CLIENT } from '../client-ip'
 import type { AppEnv } from '../env'
 import { problem } from '../middleware/errors'
 
@@ -19,6 +21,17 @@ function bearerMatches(header: string | undefined, expected: Buffer): boolean {
   return timingSafeEqual(digest(presented), expected)
 }
 
+/** A loopback client (or none: an in-process request). */
+function fromThisHost(ip: string): boolean {
+  if (ip === UNKNOWN_CLIENT) return true
+  try {
+    const address = ipaddr.process(ip)
+    return address.range() === 'loopback'
+  } catch {
+    return false
+  }
+}
+
 export function metricsRoutes(deps: Deps) {
   enableProcessMetrics()
   const token = deps.config.metrics.token
@@ -26,6 +39,12 @@ export function metricsRoutes(deps: Deps) {
   return new Hono<AppEnv>().get('/metrics', async (c) => {
     if (expected && !bearerMatches(c.req.header('authorization'), expected)) {
       const res = problem(c, errors.unauthorized('/metrics needs Authorization: Bearer <metrics.token>'))
+      res.headers.set('www-authenticate', 'Bearer realm="metrics"')
+      return res
+    }
+    // Without a token the series (namespace slugs, channel names, volumes) stay on this host.
+    if (!expected && !fromThisHost(requestClientIp(c, deps))) {
+      const res = problem(c, errors.unauthorized('/metrics answers other hosts only with a token: set [metrics] token'))
       res.headers.set('www-authenticate', 'Bearer realm="metrics"')
       return res
     }
