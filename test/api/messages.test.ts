@@ -313,6 +313,21 @@ describe('Idempotency-Key', () => {
     expect(await storedIn(acme.namespaceId)).toHaveLength(1)
   })
 
+  test('the same body with its keys in another order (at any depth) is the same request: replayed', async () => {
+    const headers = { 'idempotency-key': 'order-44' }
+    const body = { channel: 'sandbox', to: 'alice@example.com', content: { text: 'hi', subject: 's' }, metadata: { b: '2', a: '1' } }
+    const first = await send(body, headers)
+    expect(first.status).toBe(202)
+    const reordered = { metadata: { a: '1', b: '2' }, content: { subject: 's', text: 'hi' }, to: 'alice@example.com', channel: 'sandbox' }
+    const again = await send(reordered, headers)
+    expect(again.status).toBe(202)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(await again.json()).toEqual(await first.json())
+    // A changed value in a reordered body is still another request.
+    await expectProblem(await send({ ...reordered, metadata: { a: '1', b: '3' } }, headers), 422, 'idempotency_key_reused')
+    expect(await storedIn(acme.namespaceId)).toHaveLength(1)
+  })
+
   test('the same key with a different body is 422 idempotency_key_reused', async () => {
     const headers = { 'idempotency-key': 'order-42' }
     expect((await send(hello, headers)).status).toBe(202)

@@ -31,28 +31,26 @@ const idempotencyHeader = z.object({
 
 /**
  * JSON with object keys sorted, so the same request hashes the same whatever its key order.
- * Written out by hand: a sorting replacer allocated an entries array and an object per level,
- * which on a 100-message batch cost more than validating it. Same text as
- * `JSON.stringify(value)` with sorted keys (test/api/messages.test.ts checks replays across
- * key orders).
+ * Only an object whose keys are out of order is rebuilt (sorted); the rest is JSON.stringify's
+ * own work. On a 100-message batch this was a fifth of the server's CPU with a replacer that
+ * rebuilt every object (test/api/messages.test.ts checks replays across key orders).
  */
 function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) {
-    let out = '['
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (value[i] === undefined ? 'null' : canonicalJson(value[i]))
-    return `${out}]`
-  }
+  return JSON.stringify(value, sortedKeys)
+}
+
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
   const record = value as Record<string, unknown>
-  let out = '{'
-  let first = true
-  for (const key of Object.keys(record).sort()) {
-    const v = record[key]
-    if (v === undefined || typeof v === 'function') continue
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`
-    first = false
+  const keys = Object.keys(record)
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      const sorted: Record<string, unknown> = {}
+      for (const key of keys.sort()) sorted[key] = record[key]
+      return sorted
+    }
   }
-  return `${out}}`
+  return value
 }
 
 /** The Idempotency-Key of a request, with a hash of what it asked for. */
