@@ -7,6 +7,7 @@ import m4 from './0004_identity.sql' with { type: 'text' }
 import m5 from './0005_webhook_pending_index.sql' with { type: 'text' }
 import m6 from './0006_analytics_provisioning.sql' with { type: 'text' }
 import m7 from './0007_rollups_without_rowid.sql' with { type: 'text' }
+import m8 from './0008_webhook_leased_index.sql' with { type: 'text' }
 
 export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 0, tag: '0000_init', sql: m0 },
@@ -17,4 +18,5 @@ export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 5, tag: '0005_webhook_pending_index', sql: m5 },
   { idx: 6, tag: '0006_analytics_provisioning', sql: m6 },
   { idx: 7, tag: '0007_rollups_without_rowid', sql: m7 },
+  { idx: 8, tag: '0008_webhook_leased_index', sql: m8 },
 ]

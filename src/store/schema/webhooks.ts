@@ -66,6 +66,11 @@ export const webhookDeliveries = sqliteTable(
     index('webhook_deliveries_due')
       .on(t.nextAttemptAt)
       .where(sql`status = 'pending'`),
+    // Deliveries in flight per endpoint (the claim's per-endpoint cap): only leased rows are
+    // read, not the endpoint's whole backlog.
+    index('webhook_deliveries_leased')
+      .on(t.webhookId, t.leaseUntil)
+      .where(sql`status = 'pending' AND lease_until IS NOT NULL`),
   ],
 )
 

@@ -1,0 +1,1 @@
+CREATE INDEX `webhook_deliveries_leased` ON `webhook_deliveries` (`webhook_id`,`lease_until`) WHERE status = 'pending' AND lease_until IS NOT NULL;
