@@ -10,10 +10,10 @@ import { insertMembership } from '../../src/domain/identity/members'
 import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
 import { startSmtpSink } from '../fakes/smtp-server'
 import { eventually, startTestGateway } from '../helpers/gateway'
+import { fieldError, PORTAL_PASSWORD as PASSWORD, portalClient } from './portal-client'
 
 // Cheap argon2 in tests: the cost is not what is under test.
 setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
-const PASSWORD = 'correct horse battery staple'
 
 const sink = await startSmtpSink()
 const gw = await startTestGateway({ mail: { smtp_url: `smtp://127.0.0.1:${sink.port}`, from: 'omnigate <noreply@gw.test>' }, limits: { login_attempts_per_minute: 1000 } })
@@ -34,37 +34,9 @@ async function person(email: string, memberOf: { namespaceId: string; role: 'vie
   })
 }
 
-/** A cookie jar that posts forms with the CSRF token of the last page it read, as a browser does. */
-function browserlessClient() {
-  const jar = new Map<string, string>()
-  let token = ''
-  const request = async (path: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers)
-    headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '))
-    const res = await gw.app.request(path, { ...init, headers })
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';')
-      const [name, value] = pair!.split('=') as [string, string]
-      if (/Max-Age=0/.test(c)) jar.delete(name)
-      else jar.set(name, value)
-    }
-    const html = res.headers.get('content-type')?.startsWith('text/html') ? await res.clone().text() : ''
-    token = /name="csrf-token" content="([^"]+)"/.exec(html)?.[1] ?? token
-    return { res, html }
-  }
-  return {
-    get: (path: string) => request(path),
-    post: (path: string, fields: Record<string, string>) =>
-      request(path, { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: token, ...fields }).toString() }),
-    async signIn(email: string, password = PASSWORD) {
-      await request('/portal/login')
-      return this.post('/portal/login', { email, password })
-    },
-  }
-}
+/** A cookie jar that posts forms with the CSRF token of the last page it read (test/portal/portal-client.ts). */
+const browserlessClient = () => portalClient(gw)
 
-/** The text of the error shown under a field. */
-const fieldError = (html: string, field: string) => new RegExp(`id="${field}-error">([^<]*)<`).exec(html)?.[1]
 
 async function mailTo(email: string, after: number) {
   const wire = await eventually(async () => sink.received.slice(after).find((m) => m.rcptTo.includes(email)))
@@ -94,7 +66,8 @@ describe('signing in', () => {
   test('a wrong password says so above the form and keeps the email', async () => {
     await person('typo@example.com')
     const client = browserlessClient()
-    const { res, html } = await client.signIn('typo@example.com', 'not the right one')
+    await client.get('/portal/login')
+    const { res, html } = await client.post('/portal/login', { email: 'typo@example.com', password: 'not the right one' })
     expect(res.status).toBe(401)
     expect(html).toContain('class="form-message"')
     expect(html).toContain('value="typo@example.com"')
@@ -103,7 +76,8 @@ describe('signing in', () => {
 
   test("an address or password longer than the API takes is named next to its field", async () => {
     const client = browserlessClient()
-    const long = await client.signIn(`${'a'.repeat(250)}@example.com`, 'p'.repeat(1025))
+    await client.get('/portal/login')
+    const long = await client.post('/portal/login', { email: `${'a'.repeat(250)}@example.com`, password: 'p'.repeat(1025) })
     expect(long.res.status).toBe(422)
     expect(fieldError(long.html, 'email')).toBe('must be at most 254 characters')
     expect(fieldError(long.html, 'password')).toBe('must be at most 1024 characters')
