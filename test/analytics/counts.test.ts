@@ -132,6 +132,26 @@ describe('through the sandbox', () => {
   })
 })
 
+describe('a batch', () => {
+  test('mixed channels, scheduled and queued messages in one batch are each counted once, by channel', async () => {
+    await gw.channel(acme.namespaceId, 'sandbox')
+    await gw.channel(acme.namespaceId, 'other')
+    const later = new Date(Date.now() + 3_600_000).toISOString()
+    const kinds = ['sandbox', 'sandbox', 'other', 'sandbox', 'other', 'other', 'sandbox']
+    const res = await gw.call('POST', '/v1/namespaces/acme/messages/batch', acme.key, {
+      messages: kinds.map((channel, i) => ({ channel, to: `user${i}`, content: { text: 'hi' }, ...(i === 3 || i === 4 ? { send_at: later } : {}) })),
+    })
+    expect(res.status).toBe(202)
+    const report = await analytics()
+    expect(report.totals.queued).toBe(5)
+    expect(report.totals.scheduled).toBe(2)
+    expect(report.totals).toEqual(expect.objectContaining(Object.fromEntries(Object.entries(await truth()).filter(([, n]) => n > 0))))
+    const byChannel = await analytics('?group_by=channel')
+    const sum = (group: string, status: string) => byChannel.buckets.filter((b) => b.group === group).reduce((n, b) => n + (b.counts[status] ?? 0), 0)
+    expect([sum('sandbox', 'queued'), sum('sandbox', 'scheduled'), sum('other', 'queued'), sum('other', 'scheduled')]).toEqual([3, 1, 2, 1])
+  })
+})
+
 describe('exactly once', () => {
   test('a lost lease counts the attempt once; a release or a failed transaction counts nothing', async () => {
     await gw.channel(acme.namespaceId, 'sandbox')

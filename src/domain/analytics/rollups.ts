@@ -268,10 +268,20 @@ export function countNewMessages(tx: Db, rows: Message[]): Promise<void> {
   else countNewMessageStatuses(rows)
   const scoped = commitRollups(tx)
   const batch = scoped ?? new RollupBatch()
+  // A batch's messages mostly share channel, application and status: count each kind once.
+  let last: Message | null = null
+  let lastStatus: CountedStatus | null = null
+  let n = 0
   for (const m of rows) {
     const status = creationStatus(m)
-    if (status) batch.count(m, status, m.createdAt)
+    if (last && status === lastStatus && m.namespaceId === last.namespaceId && m.channelId === last.channelId && m.applicationId === last.applicationId && m.direction === last.direction && m.createdAt === last.createdAt) {
+      n++
+      continue
+    }
+    if (last && lastStatus) batch.count(last, lastStatus, last.createdAt, n)
+    ;[last, lastStatus, n] = [m, status, 1]
   }
+  if (last && lastStatus) batch.count(last, lastStatus, last.createdAt, n)
   return scoped || batch.empty ? Promise.resolve() : batch.flush(tx)
 }
 

@@ -14,7 +14,7 @@ import { resolveChannel } from '../channels/resolve'
 import { type Deps, now } from '../deps'
 import { type FieldError, errors } from '../errors'
 import { countAcceptedMessages } from '../identity/quotas'
-import { emitMessageEvents } from '../webhooks/emit'
+import { emitMessageEvents, hasSubscribers } from '../webhooks/emit'
 import type { SendMessageInput } from './input'
 import { insertMessages } from './rows'
 import type { Message } from './views'
@@ -36,12 +36,15 @@ export interface Accepted {
   replayed: boolean
 }
 
-const acceptedItem = (m: Message) => ({
-  id: m.id,
-  status: m.status,
-  send_at: m.sendAt === null ? null : new Date(m.sendAt).toISOString(),
-  created_at: new Date(m.createdAt).toISOString(),
-})
+/** The answer for each accepted message; a batch shares its creation time, so it is formatted once. */
+function acceptedItems(rows: Message[]) {
+  let createdAt = 0
+  let createdIso = ''
+  return rows.map((m) => {
+    if (m.createdAt !== createdAt || createdIso === '') [createdAt, createdIso] = [m.createdAt, new Date(m.createdAt).toISOString()]
+    return { id: m.id, status: m.status, send_at: m.sendAt === null ? null : new Date(m.sendAt).toISOString(), created_at: createdIso }
+  })
+}
 
 function decodedBase64Length(b64: string): number | null {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) return null
@@ -209,8 +212,10 @@ async function accept(
       await countAcceptedMessages(deps, tx, namespaceId, rows.length, at)
       await insertMessages(tx, rows)
       await countNewMessages(tx, rows)
-      for (const row of rows) {
-        if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
+      if (await hasSubscribers(tx, namespaceId)) {
+        for (const row of rows) {
+          if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
+        }
       }
       return { status: 202, body, replayed: false }
     })
@@ -223,7 +228,7 @@ async function accept(
 
 /** Accepts one message: 202 `{id, status, …}`. */
 export function sendMessage(deps: Deps, namespaceId: string, input: SendMessageInput, ctx: SendContext = {}) {
-  return accept(deps, namespaceId, [input], ctx, () => '', (rows) => acceptedItem(rows[0]!))
+  return accept(deps, namespaceId, [input], ctx, () => '', (rows) => acceptedItems(rows)[0])
 }
 
 /** Accepts up to `limits.maxBatch` messages atomically: all or none. */
@@ -233,5 +238,5 @@ export function sendMessages(deps: Deps, namespaceId: string, inputs: SendMessag
       { field: 'messages', message: `at most ${deps.limits.maxBatch} messages per batch, got ${inputs.length}` },
     ])
   }
-  return accept(deps, namespaceId, inputs, ctx, (i) => `messages.${i}.`, (rows) => ({ data: rows.map(acceptedItem) }))
+  return accept(deps, namespaceId, inputs, ctx, (i) => `messages.${i}.`, (rows) => ({ data: acceptedItems(rows) }))
 }

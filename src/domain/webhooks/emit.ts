@@ -121,6 +121,11 @@ export interface MessageChange {
   error?: { code: string; message: string | null; class?: string | null } | null
 }
 
+/** Whether any enabled endpoint of the namespace exists (cached): a batch skips its per-message work without one. */
+export async function hasSubscribers(tx: Db, namespaceId: string): Promise<boolean> {
+  return (await subscribers(tx, namespaceId)).length > 0
+}
+
 /** Emits `message.<status>` events for changes of one message (statuses without an event type are skipped). */
 export async function emitMessageEvents(tx: Db, message: Message, changes: MessageChange[], at: number): Promise<void> {
   const typed = changes.filter((c) => (MESSAGE_EVENT_TYPES as readonly string[]).includes(`message.${c.status}`))
