@@ -208,7 +208,7 @@ function loadWebpush(): Promise<typeof webpushType> {
  * 65-byte public point and the 32-byte private scalar, base64url), without loading web-push
  * when a channel is created.
  */
-export function generateVapidKeys(): { publicKey: string; privateKey: string } {
+function generateVapidKeys(): { publicKey: string; privateKey: string } {
   const curve = createECDH('prime256v1')
   curve.generateKeys()
   const pad = (b: Buffer, n: number) => (b.length < n ? Buffer.concat([Buffer.alloc(n - b.length), b]) : b)

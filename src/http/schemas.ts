@@ -13,7 +13,8 @@ export const problemSchema = z
   })
   .openapi('Problem')
 
-const problem = (description: string) => ({
+/** A problem+json response of the OpenAPI document. */
+export const problem = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: problemSchema } },
 })
@@ -113,3 +114,32 @@ export const terminalSchema = z
 
 export const listOf = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), next_cursor: z.string().nullable() })
+
+/** A namespace's provisioning job, as its owner (or an instance admin) sees it. */
+export const provisioningSchema = z
+  .object({
+    id: z.string(),
+    namespace: z.string(),
+    status: z.enum(['provisioning', 'ready', 'failed']),
+    step: z.string().openapi({ description: 'The last step done: created, namespace, owner, channel, application, quotas, done' }),
+    plan: z.string().nullable(),
+    error: z.string().nullable(),
+    attempts: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    api_key: z.string().optional().openapi({ description: 'The API key provisioning made: in the first answer its owner gets once it is ready, never again' }),
+  })
+  .openapi('ProvisioningStatus')
+
+/** A person's account (never a secret). */
+export const userSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    display_name: z.string(),
+    verified: z.boolean(),
+    disabled: z.boolean(),
+    instance_admin: z.boolean(),
+    created_at: z.string(),
+  })
+  .openapi('User')

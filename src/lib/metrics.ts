@@ -87,14 +87,9 @@ export function recordHttpRequest(method: string, route: string, status: number,
   duration.buckets.observe(seconds)
 }
 
-/** Status changes of one message (called where every change is recorded: appendEvents). */
-export function countMessageStatuses(channelId: string, changes: readonly { status: string }[]): void {
-  for (const change of changes) bump(statusChanges, `${channelId}\u0000${change.status}`)
-}
-
-/** New messages (accepted outbound, received inbound): their first status, which no event records. */
-export function countNewMessageStatuses(rows: readonly { channelId: string; status: string }[]): void {
-  for (const row of rows) bump(statusChanges, `${row.channelId}\u0000${row.status}`)
+/** Status changes (outside a store transaction; inside one, StatusCounts adds them at commit). */
+export function countMessageStatuses(changes: readonly { channelId: string; status: string }[]): void {
+  for (const c of changes) bump(statusChanges, `${c.channelId}\u0000${c.status}`)
 }
 
 /**
@@ -104,14 +99,13 @@ export function countNewMessageStatuses(rows: readonly { channelId: string; stat
 export class StatusCounts {
   readonly pending = new Map<string, number>()
   add(channelId: string, status: string): void {
-    const key = `${channelId}\u0000${status}`
-    this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
+    bump(this.pending, `${channelId}\u0000${status}`)
   }
   absorb(other: StatusCounts): void {
-    for (const [key, n] of other.pending) this.pending.set(key, (this.pending.get(key) ?? 0) + n)
+    for (const [key, n] of other.pending) bump(this.pending, key, n)
   }
   async flush(): Promise<void> {
-    for (const [key, n] of this.pending) statusChanges.set(key, (statusChanges.get(key) ?? 0) + n)
+    for (const [key, n] of this.pending) bump(statusChanges, key, n)
     this.pending.clear()
   }
 }
@@ -132,8 +126,8 @@ export function countWebhookOutcome<T extends { kind: string }>(outcome: T): T {
   return outcome
 }
 
-function bump(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1)
+function bump(map: Map<string, number>, key: string, n = 1): void {
+  map.set(key, (map.get(key) ?? 0) + n)
 }
 
 let processMetrics = false

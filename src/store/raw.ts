@@ -16,7 +16,7 @@ import type { Db } from './store'
 export type Param = string | number | bigint | null | Uint8Array
 
 /** The bun:sqlite connection under a drizzle handle, or null on another driver. */
-export function nativeConnection(db: Db): Database | null {
+function nativeConnection(db: Db): Database | null {
   const client = (db as unknown as { session?: { client?: unknown } }).session?.client
   return client instanceof Database ? client : null
 }
@@ -48,12 +48,6 @@ export function all<T>(db: Db, text: string, params: readonly Param[] = []): Pro
   const native = nativeConnection(db)
   if (native) return Promise.resolve(native.query(text).all(...(params as SQLQueryBindings[])) as T[])
   return Promise.resolve(db.all<T>(toDrizzle(text, params)))
-}
-
-/** `all` on bun:sqlite without a promise, or null on another driver: for loops of statements. */
-export function nativeAll<T>(db: Db, text: string, params: readonly Param[] = []): T[] | null {
-  const native = nativeConnection(db)
-  return native ? (native.query(text).all(...(params as SQLQueryBindings[])) as T[]) : null
 }
 
 const rowTexts = new Map<string, string>()

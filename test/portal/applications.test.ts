@@ -14,7 +14,7 @@ import { insertMembership } from '../../src/domain/identity/members'
 import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
 import { apiKeys, applications, oauthClients } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
-import { fieldError, formMessage, PORTAL_PASSWORD, portalClient } from './portal-client'
+import { fieldError, formMessage, makeMember, PORTAL_PASSWORD, portalClient } from './portal-client'
 
 // Cheap argon2 in tests: the cost is not what is under test.
 setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
@@ -27,11 +27,7 @@ const betaApp = await createApplication(gw.deps, beta.namespaceId, { name: 'beta
 const betaKey = await createApiKey(gw.deps, beta.namespaceId, { applicationId: betaApp.id })
 
 async function person(email: string, role: 'viewer' | 'developer' | 'admin' | 'owner') {
-  const passwordHash = await hashPassword(PORTAL_PASSWORD)
-  await gw.deps.store.tx(async (tx) => {
-    const user = await insertUser(tx, { email, passwordHash, verified: true }, Date.now())
-    await insertMembership(tx, acme.namespaceId, user.id, role, Date.now())
-  })
+  await makeMember(gw.deps, acme.namespaceId, email, role)
   const client = portalClient(gw)
   await client.signIn(email)
   return client

@@ -11,9 +11,7 @@ import { join } from 'node:path'
 import { afterAll, test } from 'bun:test'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import type { Deps } from '../../src/domain/deps'
-import { insertMembership } from '../../src/domain/identity/members'
-import type { Role } from '../../src/domain/identity/roles'
-import { createInstanceAdmin, hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
+import { setPasswordHashCost } from '../../src/domain/identity/users'
 
 export const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = join(import.meta.dir, '..', 'artifacts')
@@ -85,24 +83,8 @@ export function browserTest(name: string, body: (t: BrowserTestContext) => Promi
   )
 }
 
-const PASSWORD = 'correct horse battery staple'
-
-/** An instance admin who can sign in. */
-export async function makeUser(deps: Deps, email: string, password = PASSWORD) {
-  const { user } = await createInstanceAdmin(deps, { email, password })
-  return { id: user.id, email, password }
-}
-
-/** A user who is a member of one namespace with `role`. */
-export async function makeMember(deps: Deps, namespaceId: string, email: string, role: Role, password = PASSWORD) {
-  const passwordHash = await hashPassword(password)
-  const user = await deps.store.tx(async (tx) => {
-    const row = await insertUser(tx, { email, passwordHash, verified: true }, Date.now())
-    await insertMembership(tx, namespaceId, row.id, role, Date.now())
-    return row
-  })
-  return { id: user.id, email, password }
-}
+// Accounts for browser tests: the same helpers as the HTTP-level portal tests.
+export { makeMember, makeUser } from './portal-client'
 
 /** Signs in through the login page, as a person would. */
 export async function signIn(page: Page, baseUrl: string, email: string, password: string): Promise<void> {

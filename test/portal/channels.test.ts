@@ -8,12 +8,11 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { generateKeyPairSync } from 'node:crypto'
 import { and, eq } from 'drizzle-orm'
 import { getChannel, openChannelConfig } from '../../src/domain/channels'
-import { insertMembership } from '../../src/domain/identity/members'
-import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
+import { setPasswordHashCost } from '../../src/domain/identity/users'
 import { sendMessage } from '../../src/domain/messages/send'
 import { auditLog, channels, terminals } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
-import { fieldError, PORTAL_PASSWORD, portalClient } from './portal-client'
+import { fieldError, makeMember, signedInClient } from './portal-client'
 
 // Cheap argon2 in tests: the cost is not what is under test.
 setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
@@ -24,29 +23,8 @@ const acme = await gw.tenant('acme')
 const other = await gw.tenant('other')
 const foreignChannel = await gw.channel(other.namespaceId, 'theirs')
 
-async function person(email: string, role: 'viewer' | 'developer') {
-  const passwordHash = await hashPassword(PORTAL_PASSWORD)
-  await gw.deps.store.tx(async (tx) => {
-    const user = await insertUser(tx, { email, passwordHash, verified: true }, Date.now())
-    await insertMembership(tx, acme.namespaceId, user.id, role, Date.now())
-  })
-}
-
-/** A signed-in portal client whose answers carry their status and redirect target. */
-async function client(email: string) {
-  const portal = portalClient(gw)
-  await portal.signIn(email)
-  const shaped = async (answer: Promise<{ res: Response; html: string }>) => {
-    const { res, html } = await answer
-    return { res, html, status: res.status, location: res.headers.get('location') }
-  }
-  await portal.get('/portal/ns/acme/channels')
-  return {
-    get: (path: string) => shaped(portal.get(path)),
-    /** Posts with the page's token, or (`token: null`) without one. */
-    post: (path: string, fields: Record<string, string | string[]>, opts: { token?: null } = {}) => shaped(portal.post(path, opts.token === null ? { ...fields, _csrf: '' } : fields)),
-  }
-}
+const person = (email: string, role: 'viewer' | 'developer') => makeMember(gw.deps, acme.namespaceId, email, role)
+const client = (email: string) => signedInClient(gw, email, '/portal/ns/acme/channels')
 
 const channelRow = async (name: string) => (await gw.deps.store.read.select().from(channels).where(and(eq(channels.namespaceId, acme.namespaceId), eq(channels.name, name))))[0]
 const storedConfig = async (name: string) => openChannelConfig(gw.deps, (await channelRow(name))!)

@@ -2,6 +2,10 @@
  * A browserless portal client for HTTP-level tests of portal pages: a cookie jar, and forms
  * posted with the CSRF token of the last page read and the portal's origin, as a browser does.
  */
+import type { Deps } from '../../src/domain/deps'
+import { insertMembership } from '../../src/domain/identity/members'
+import type { Role } from '../../src/domain/identity/roles'
+import { createInstanceAdmin, hashPassword, insertUser } from '../../src/domain/identity/users'
 import type { TestGateway } from '../helpers/gateway'
 
 export const PORTAL_PASSWORD = 'correct horse battery staple'
@@ -47,3 +51,40 @@ export function portalClient(gw: TestGateway) {
 export const fieldError = (html: string, field: string) => new RegExp(`id="${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-error"[^>]*>([^<]*)<`).exec(html)?.[1]
 /** The message above a form or page (`<p class="form-message" …>`). */
 export const formMessage = (html: string) => /class="form-message"[^>]*>([^<]*)</.exec(html)?.[1]
+
+/** An instance admin who can sign in. */
+export async function makeUser(deps: Deps, email: string, password = PORTAL_PASSWORD) {
+  const { user } = await createInstanceAdmin(deps, { email, password })
+  return { id: user.id, email, password }
+}
+
+/** A user who is a member of one namespace with `role`. */
+export async function makeMember(deps: Deps, namespaceId: string, email: string, role: Role, password = PORTAL_PASSWORD) {
+  const passwordHash = await hashPassword(password)
+  const user = await deps.store.tx(async (tx) => {
+    const row = await insertUser(tx, { email, passwordHash, verified: true }, Date.now())
+    await insertMembership(tx, namespaceId, row.id, role, Date.now())
+    return row
+  })
+  return { id: user.id, email, password }
+}
+
+/**
+ * A portal client signed in as `email`, having read `landing` (so its next post carries that
+ * page's token); answers carry their status and redirect target. A post with `token: null`
+ * goes without the CSRF token.
+ */
+export async function signedInClient(gw: TestGateway, email: string, landing: string) {
+  const portal = portalClient(gw)
+  await portal.signIn(email)
+  const shaped = async (answer: Promise<{ res: Response; html: string }>) => {
+    const { res, html } = await answer
+    return { res, html, status: res.status, location: res.headers.get('location') }
+  }
+  await portal.get(landing)
+  return {
+    get: (path: string) => shaped(portal.get(path)),
+    post: (path: string, fields: Record<string, string | string[]>, opts: { token?: null } = {}) =>
+      shaped(portal.post(path, opts.token === null ? { ...fields, _csrf: '' } : fields)),
+  }
+}

@@ -6,14 +6,13 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
-import { insertMembership } from '../../src/domain/identity/members'
-import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
+import { setPasswordHashCost } from '../../src/domain/identity/users'
 import { sendMessage } from '../../src/domain/messages/send'
 import { createWebhook, openSecrets } from '../../src/domain/webhooks/endpoints'
 import { webhookDeliveries, webhooks } from '../../src/store/schema'
 import { startWebhookReceiver } from '../fakes/webhook-receiver'
 import { eventually, startTestGateway } from '../helpers/gateway'
-import { fieldError, PORTAL_PASSWORD, portalClient } from './portal-client'
+import { fieldError, makeMember, signedInClient } from './portal-client'
 
 // Cheap argon2 in tests: the cost is not what is under test.
 setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
@@ -32,29 +31,8 @@ await gw.channel(acme.namespaceId, 'sandbox')
 const theirChannel = await gw.channel(other.namespaceId, 'theirs')
 const theirHook = (await createWebhook(gw.deps, other.namespaceId, { url: 'http://127.0.0.1:9/theirs' })).webhook.id
 
-async function person(email: string, role: 'viewer' | 'developer') {
-  const passwordHash = await hashPassword(PORTAL_PASSWORD)
-  await gw.deps.store.tx(async (tx) => {
-    const user = await insertUser(tx, { email, passwordHash, verified: true }, Date.now())
-    await insertMembership(tx, acme.namespaceId, user.id, role, Date.now())
-  })
-}
-
-/** A signed-in portal client whose answers carry their status and redirect target. */
-async function client(email: string) {
-  const portal = portalClient(gw)
-  await portal.signIn(email)
-  const shaped = async (answer: Promise<{ res: Response; html: string }>) => {
-    const { res, html } = await answer
-    return { res, html, status: res.status, location: res.headers.get('location') }
-  }
-  await portal.get('/portal/ns/acme/webhooks')
-  return {
-    get: (path: string) => shaped(portal.get(path)),
-    /** Posts with the page's token, or (`token: null`) without one. */
-    post: (path: string, fields: Record<string, string | string[]>, opts: { token?: null } = {}) => shaped(portal.post(path, opts.token === null ? { ...fields, _csrf: '' } : fields)),
-  }
-}
+const person = (email: string, role: 'viewer' | 'developer') => makeMember(gw.deps, acme.namespaceId, email, role)
+const client = (email: string) => signedInClient(gw, email, '/portal/ns/acme/webhooks')
 
 const secretIn = (html: string) => /<code id="webhook-secret">(whsec_[^<]+)<\/code>/.exec(html)?.[1]
 const hookRows = () => gw.deps.store.read.select().from(webhooks).where(eq(webhooks.namespaceId, acme.namespaceId))

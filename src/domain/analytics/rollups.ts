@@ -12,13 +12,13 @@
  * counted at all; a status report that does not move the message (a late `sent`, a duplicate)
  * is history only and not counted.
  */
-import { Database } from 'bun:sqlite'
-import { and, eq, type SQL, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { channels, type failureRollups, type latencyRollups, messageEvents, messageRollups, namespaces } from '../../store/schema'
+import { insertRows, type Param } from '../../store/raw'
 import { type CommitBatch, commitBatch, type Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import type { Message } from '../messages/views'
-import { countNewMessageStatuses, StatusCounts } from '../../lib/metrics'
+import { countMessageStatuses, StatusCounts } from '../../lib/metrics'
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000
@@ -120,21 +120,9 @@ export class RollupBatch implements CommitBatch {
 
   /** Adds another batch's increments (a write of the same group commit that succeeded). */
   absorb(other: RollupBatch): void {
-    for (const [key, row] of other.counts) {
-      const mine = this.counts.get(key)
-      if (mine) mine.count! += row.count!
-      else this.counts.set(key, row)
-    }
-    for (const [key, row] of other.latencies) {
-      const mine = this.latencies.get(key)
-      if (mine) mine.count! += row.count!
-      else this.latencies.set(key, row)
-    }
-    for (const [key, row] of other.failures) {
-      const mine = this.failures.get(key)
-      if (mine) mine.count! += row.count!
-      else this.failures.set(key, row)
-    }
+    mergeCounts(this.counts, other.counts)
+    mergeCounts(this.latencies, other.latencies)
+    mergeCounts(this.failures, other.failures)
     for (const error of other.channelErrors.values()) this.channelError(error)
   }
 
@@ -143,106 +131,59 @@ export class RollupBatch implements CommitBatch {
   }
 
   /**
-   * Writes everything gathered, inside the caller's transaction. On bun:sqlite the upserts run
-   * synchronously on the connection (no await per statement: this is on every hot path).
+   * Writes everything gathered, inside the caller's transaction: one upsert per table in
+   * hand-written SQL (src/store/raw.ts), `count = count + excluded.count`.
    */
-  flush(tx: Db): Promise<void> {
-    const counts = [...this.counts.values()]
-    const latencies = [...this.latencies.values()]
-    const failures = [...this.failures.values()]
+  async flush(tx: Db): Promise<void> {
     const errors = [...this.channelErrors.values()]
+    await insertRows(tx, COUNTS.head, 8, [...this.counts.values()], COUNTS.values, COUNTS.tail)
+    await insertRows(tx, LATENCIES.head, 6, [...this.latencies.values()], LATENCIES.values, LATENCIES.tail)
+    await insertRows(tx, FAILURES.head, 5, [...this.failures.values()], FAILURES.values, FAILURES.tail)
     this.counts.clear()
     this.latencies.clear()
     this.failures.clear()
     this.channelErrors.clear()
-    const native = nativeConnection(tx)
-    if (native && errors.length === 0) {
-      upsertNative(native, COUNTS, counts)
-      upsertNative(native, LATENCIES, latencies)
-      upsertNative(native, FAILURES, failures)
-      return Promise.resolve()
+    for (const e of errors) {
+      // Never replace a newer error with an older one (a late provider report).
+      await tx
+        .update(channels)
+        .set({ lastErrorCode: e.code, lastErrorMessage: e.message, lastErrorAt: e.at })
+        .where(
+          and(
+            eq(channels.id, e.channelId),
+            eq(channels.namespaceId, e.namespaceId),
+            sql`(${channels.lastErrorAt} IS NULL OR ${channels.lastErrorAt} <= ${e.at})`,
+          ),
+        )
     }
-    return flushAsync(tx, native, counts, latencies, failures, errors)
   }
 }
 
-async function flushAsync(tx: Db, native: Database | null, counts: RollupRow[], latencies: LatencyRow[], failures: FailureRow[], errors: ChannelError[]): Promise<void> {
-  for (const [u, rows] of [[COUNTS, counts], [LATENCIES, latencies], [FAILURES, failures]] as unknown as [Upsert<never>, never[]][]) {
-    if (native) upsertNative(native, u, rows)
-    else for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await tx.run(drizzleStatement(u, rows.slice(i, i + ROWS_PER_STATEMENT)))
-  }
-  for (const e of errors) {
-    // Never replace a newer error with an older one (a late provider report).
-    await tx
-      .update(channels)
-      .set({ lastErrorCode: e.code, lastErrorMessage: e.message, lastErrorAt: e.at })
-      .where(
-        and(
-          eq(channels.id, e.channelId),
-          eq(channels.namespaceId, e.namespaceId),
-          sql`(${channels.lastErrorAt} IS NULL OR ${channels.lastErrorAt} <= ${e.at})`,
-        ),
-      )
+/** Adds `from`'s rows to `into`'s, key by key. */
+function mergeCounts<R extends { count?: number }>(into: Map<string, R>, from: Map<string, R>): void {
+  for (const [key, row] of from) {
+    const mine = into.get(key)
+    if (mine) mine.count! += row.count!
+    else into.set(key, row)
   }
 }
 
-type Upsert<R> = { head: string; row: string; tail: string; values: (r: R) => (string | number)[] }
+type Upsert<R> = { head: string; tail: string; values: (r: R) => Param[] }
 
 const COUNTS: Upsert<RollupRow> = {
-  head: 'INSERT INTO message_rollups (namespace_id, granularity, bucket_start, channel_id, application_id, direction, status, count) VALUES ',
-  row: '(?, ?, ?, ?, ?, ?, ?, ?)',
+  head: 'INSERT INTO message_rollups (namespace_id, granularity, bucket_start, channel_id, application_id, direction, status, count)',
   tail: ' ON CONFLICT (namespace_id, granularity, bucket_start, channel_id, application_id, direction, status) DO UPDATE SET count = count + excluded.count',
   values: (r) => [r.namespaceId, r.granularity, r.bucketStart, r.channelId, r.applicationId!, r.direction, r.status, r.count!],
 }
 const LATENCIES: Upsert<LatencyRow> = {
-  head: 'INSERT INTO latency_rollups (namespace_id, bucket_start, channel_id, kind, le, count) VALUES ',
-  row: '(?, ?, ?, ?, ?, ?)',
+  head: 'INSERT INTO latency_rollups (namespace_id, bucket_start, channel_id, kind, le, count)',
   tail: ' ON CONFLICT (namespace_id, bucket_start, channel_id, kind, le) DO UPDATE SET count = count + excluded.count',
   values: (r) => [r.namespaceId, r.bucketStart, r.channelId, r.kind, r.le, r.count!],
 }
 const FAILURES: Upsert<FailureRow> = {
-  head: 'INSERT INTO failure_rollups (namespace_id, bucket_start, channel_id, error_code, count) VALUES ',
-  row: '(?, ?, ?, ?, ?)',
+  head: 'INSERT INTO failure_rollups (namespace_id, bucket_start, channel_id, error_code, count)',
   tail: ' ON CONFLICT (namespace_id, bucket_start, channel_id, error_code) DO UPDATE SET count = count + excluded.count',
   values: (r) => [r.namespaceId, r.bucketStart, r.channelId, r.errorCode, r.count!],
-}
-
-/**
- * Rows per statement. Small, so the statement texts (one per row count) stay few and cached;
- * more rows than this (a bulk import) take several statements of ~2 µs each.
- */
-const ROWS_PER_STATEMENT = 8
-
-/**
- * The bun:sqlite connection under a drizzle handle (the store's writer: the transaction is open
- * on it), or null on another driver. On the hot path drizzle costs ~30 µs a statement and the
- * upsert itself ~2 µs (measured: docs/operations/analytics.md), so these upserts run on the
- * connection directly, through bun:sqlite's own statement cache (`query`).
- */
-function nativeConnection(tx: Db): Database | null {
-  const client = (tx as unknown as { session?: { client?: unknown } }).session?.client
-  return client instanceof Database ? client : null
-}
-
-const texts = new Map<string, string>()
-function statementText(u: Upsert<never>, rows: number): string {
-  const key = u.head + rows
-  let text = texts.get(key)
-  if (text === undefined) texts.set(key, (text = u.head + Array(rows).fill(u.row).join(', ') + u.tail))
-  return text
-}
-
-/** The same statement for drizzle (other drivers): values bound as parameters. */
-function drizzleStatement<R>(u: Upsert<R>, rows: R[]): SQL {
-  const tuples = rows.map((r) => sql`(${sql.join(u.values(r).map((v) => sql`${v}`), sql.raw(', '))})`)
-  return sql.join([sql.raw(u.head), sql.join(tuples, sql.raw(', ')), sql.raw(u.tail)])
-}
-
-function upsertNative<R>(native: Database, u: Upsert<R>, rows: R[]): void {
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    const chunk = rows.length <= ROWS_PER_STATEMENT ? rows : rows.slice(i, i + ROWS_PER_STATEMENT)
-    native.query(statementText(u as Upsert<never>, chunk.length)).run(...chunk.flatMap(u.values))
-  }
 }
 
 /**
@@ -251,8 +192,15 @@ function upsertNative<R>(native: Database, u: Upsert<R>, rows: R[]): void {
  */
 const commitRollups = (tx: Db) => commitBatch(tx, 'rollups', () => new RollupBatch())
 
-/** The Prometheus status counts of the open store transaction, added when it commits. */
-export const commitStatusCounts = (tx: Db) => commitBatch(tx, 'status-counts', () => new StatusCounts())
+/**
+ * Status changes for omnigate_messages_total: counted when the open store transaction commits
+ * (a rolled-back write adds nothing), or at once outside one.
+ */
+export function countStatuses(tx: Db, changes: readonly { channelId: string; status: string }[]): void {
+  const atCommit = commitBatch(tx, 'status-counts', () => new StatusCounts())
+  if (atCommit) for (const c of changes) atCommit.add(c.channelId, c.status)
+  else countMessageStatuses(changes)
+}
 
 /** The status a new message is counted under: its implicit first event. */
 function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus | null {
@@ -263,9 +211,7 @@ function creationStatus(m: Pick<Message, 'direction' | 'status'>): CountedStatus
 /** Counts newly inserted messages under their creation status; call in the inserting transaction. */
 export function countNewMessages(tx: Db, rows: Message[]): Promise<void> {
   // The Prometheus counter sees creation statuses too (queued, scheduled, received), at commit.
-  const counted = commitStatusCounts(tx)
-  if (counted) for (const m of rows) counted.add(m.channelId, m.status)
-  else countNewMessageStatuses(rows)
+  countStatuses(tx, rows)
   const scoped = commitRollups(tx)
   const batch = scoped ?? new RollupBatch()
   // A batch's messages mostly share channel, application and status: count each kind once.

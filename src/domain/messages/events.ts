@@ -4,10 +4,9 @@
  * transaction.
  */
 import { newId } from '../../lib/ids'
-import { countMessageStatuses } from '../../lib/metrics'
 import type { messageEvents } from '../../store/schema'
 import type { Db } from '../../store/store'
-import { commitStatusCounts, countStatusChanges } from '../analytics/rollups'
+import { countStatusChanges, countStatuses } from '../analytics/rollups'
 import { emitMessageEvents } from '../webhooks/emit'
 import { insertEvents } from './rows'
 import type { Message } from './views'
@@ -37,9 +36,7 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
         attempt: r.attempt ?? null,
         error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
       }))
-    const counted = commitStatusCounts(tx)
-    if (counted) for (const c of changes) counted.add(message.channelId, c.status)
-    else countMessageStatuses(message.channelId, changes)
+    countStatuses(tx, changes.map((c) => ({ channelId: message.channelId, status: c.status })))
     // Deliveries are due from now, whatever time the event itself carries.
     await emitMessageEvents(tx, message, changes, Date.now())
   }

@@ -28,12 +28,11 @@ import { requestClientIp } from '../client-ip'
 import type { AppEnv } from '../env'
 import { bearerAuth } from '../middleware/auth'
 import { requireJsonBody } from '../middleware/json-body'
-import { bodyProblems, commonProblems, json, problemSchema } from '../schemas'
+import { bodyProblems, commonProblems, json, problem, userSchema } from '../schemas'
 
 // Credentials and tokens only: a few kilobytes is plenty.
 const AUTH_BODY_LIMIT_BYTES = 16 * 1024
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } })
 const tags = ['auth']
 const open = { security: [] }
@@ -47,17 +46,6 @@ const tokenSchema = z
     refresh_token: z.string().optional().openapi({ description: 'Only when the refresh token was sent in the body' }),
   })
   .openapi('AccessToken')
-const userSchema = z
-  .object({
-    id: z.string(),
-    email: z.string(),
-    display_name: z.string(),
-    verified: z.boolean(),
-    disabled: z.boolean(),
-    instance_admin: z.boolean(),
-    created_at: z.string(),
-  })
-  .openapi('User')
 const password = () => z.string().min(1).max(1024)
 const token = () => z.string().min(1).max(512)
 

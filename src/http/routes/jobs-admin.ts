@@ -5,10 +5,9 @@ import { Engine } from '../../engine/engine'
 import { isRunning, listJobRuns } from '../../engine/jobs'
 import { silentLogger } from '../../lib/log'
 import type { AppEnv } from '../env'
-import { json, listOf, problemSchema } from '../schemas'
+import { json, listOf, problem } from '../schemas'
 import { requireInstanceAdmin } from './namespaces-admin'
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString())
 
 const jobSchema = z

@@ -8,7 +8,7 @@ import { ROLES } from '../../domain/identity/roles'
 import { errors } from '../../domain/errors'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
-import { bodyProblems, commonProblems, conflictProblem, json, listOf, nsParams, problemSchema } from '../schemas'
+import { bodyProblems, commonProblems, conflictProblem, json, listOf, nsParams, problem } from '../schemas'
 
 const memberSchema = z
   .object({ user_id: z.string(), email: z.string(), display_name: z.string(), role: z.enum(ROLES), created_at: z.string() })
@@ -29,7 +29,6 @@ const invitationSchema = z
 const memberParams = nsParams.extend({ user_id: z.string().openapi({ description: 'User id' }) })
 const invitationParams = nsParams.extend({ invitation_id: z.string().openapi({ description: 'Invitation id' }) })
 const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } })
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 const tags = ['members']
 const read = scoped('members:read')
 const write = scoped('members:write')

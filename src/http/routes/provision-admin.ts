@@ -11,13 +11,12 @@ import { provisioningView } from '../../domain/provisioning/jobs'
 import { provisionByOperator } from '../../domain/provisioning/provision'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
-import { bodyProblems, commonProblems, json, nsParams, problemSchema } from '../schemas'
+import { bodyProblems, commonProblems, json, nsParams, problem, provisioningSchema } from '../schemas'
 import { requireInstanceAdmin } from './namespaces-admin'
 
 /** How long a request waits for the new namespace; the engine's provisioner finishes a slower one. */
 export const PROVISION_REQUEST_WAIT_MS = 10_000
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 const tags = ['namespaces']
 
 export const provisionInput = z.strictObject({
@@ -26,20 +25,8 @@ export const provisionInput = z.strictObject({
   owner: z.string().min(1).max(254).optional().openapi({ description: "The owner's e-mail: an existing user becomes owner; anyone else is invited by mail" }),
 })
 
-const provisionedSchema = z
-  .object({
-    id: z.string(),
-    namespace: z.string(),
-    status: z.enum(['provisioning', 'ready', 'failed']),
-    step: z.string(),
-    plan: z.string().nullable(),
-    error: z.string().nullable(),
-    attempts: z.number().int(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    api_key: z.string().optional().openapi({ description: "The namespace's first API key: in this answer only" }),
-    invited_owner: z.string().nullable().openapi({ description: 'The owner invited by mail (no account yet), if any' }),
-  })
+const provisionedSchema = provisioningSchema
+  .extend({ invited_owner: z.string().nullable().openapi({ description: 'The owner invited by mail (no account yet), if any' }) })
   .openapi('ProvisionedNamespace')
 
 const restoredSchema = z

@@ -10,24 +10,9 @@ import { deletionView, disableNamespace } from '../../domain/provisioning/deprov
 import { namespaceProvisioningJob, provisioningView, takeApiKey } from '../../domain/provisioning/jobs'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
-import { commonProblems, json, nsParams } from '../schemas'
+import { commonProblems, json, nsParams, provisioningSchema } from '../schemas'
 
 const tags = ['namespaces']
-
-const provisioningSchema = z
-  .object({
-    id: z.string(),
-    namespace: z.string(),
-    status: z.enum(['provisioning', 'ready', 'failed']),
-    step: z.string().openapi({ description: 'The last step done: created, namespace, owner, channel, application, quotas, done' }),
-    plan: z.string().nullable(),
-    error: z.string().nullable(),
-    attempts: z.number().int(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    api_key: z.string().optional().openapi({ description: 'The API key provisioning made: in the first answer an owner gets once it is ready, never again' }),
-  })
-  .openapi('ProvisioningStatus')
 
 const deletedSchema = z
   .object({ id: z.string(), slug: z.string(), status: z.string(), disabled_at: z.string().nullable(), purge_after: z.string().nullable() })

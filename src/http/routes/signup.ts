@@ -17,32 +17,17 @@ import type { Logger } from '../../lib/log'
 import { requestClientIp } from '../client-ip'
 import type { AppEnv } from '../env'
 import { requireJsonBody } from '../middleware/json-body'
-import { bodyProblems, json, problemSchema } from '../schemas'
+import { bodyProblems, json, problem, provisioningSchema } from '../schemas'
 
 // An e-mail, a password and a name: a few kilobytes is plenty.
 const SIGNUP_BODY_LIMIT_BYTES = 16 * 1024
 // One mail per address per minute: enough to retry a lost mail, too few to flood an inbox.
 const MAILS_PER_ADDRESS_PER_MINUTE = 1
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } })
 const tags = ['auth']
 const open = { security: [] }
 
-const provisioningSchema = z
-  .object({
-    id: z.string(),
-    namespace: z.string(),
-    status: z.enum(['provisioning', 'ready', 'failed']),
-    step: z.string(),
-    plan: z.string().nullable(),
-    error: z.string().nullable(),
-    attempts: z.number().int(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    api_key: z.string().optional().openapi({ description: 'The new API key, shown once: only in the answer that finds the namespace ready' }),
-  })
-  .openapi('Provisioning')
 const acceptedSchema = z.object({ status: z.literal('pending_verification'), detail: z.string() })
 const email = () => z.string().min(1).max(254)
 

@@ -4,10 +4,9 @@ import type { Deps } from '../../domain/deps'
 import { listPlans } from '../../domain/instance/plans'
 import { systemStatus } from '../../domain/instance/status'
 import type { AppEnv } from '../env'
-import { json, listOf, problemSchema } from '../schemas'
+import { json, listOf, problem } from '../schemas'
 import { requireInstanceAdmin } from './namespaces-admin'
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 const refusals = { 401: problem('Missing or invalid credentials'), 403: problem('Not an instance admin') }
 const tags = ['instance']
 

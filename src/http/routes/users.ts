@@ -3,10 +3,9 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Deps } from '../../domain/deps'
 import { listUsers } from '../../domain/instance/users'
 import type { AppEnv } from '../env'
-import { json, listOf, problemSchema } from '../schemas'
+import { json, listOf, problem, userSchema } from '../schemas'
 import { requireInstanceAdmin } from './namespaces-admin'
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemSchema } } })
 
 export const userListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -14,18 +13,10 @@ export const userListQuery = z.strictObject({
   email: z.string().max(254).optional().openapi({ description: 'Only addresses containing this text' }),
 })
 
-const userSchema = z
-  .object({
-    id: z.string(),
-    email: z.string(),
-    display_name: z.string(),
-    verified: z.boolean(),
-    disabled: z.boolean(),
-    instance_admin: z.boolean(),
-    created_at: z.string(),
-    namespaces: z.array(z.object({ namespace: z.string(), role: z.string() })),
-  })
-  .openapi('User')
+/** An account with the namespaces it belongs to (an instance admin's view). */
+const userWithNamespacesSchema = userSchema
+  .extend({ namespaces: z.array(z.object({ namespace: z.string(), role: z.string() })) })
+  .openapi('UserWithNamespaces')
 
 const list = createRoute({
   method: 'get',
@@ -35,7 +26,7 @@ const list = createRoute({
   summary: 'Every user of the instance, newest first, with the namespaces they belong to (instance admins)',
   request: { query: userListQuery },
   responses: {
-    200: json(listOf(userSchema), 'A page of users'),
+    200: json(listOf(userWithNamespacesSchema), 'A page of users'),
     401: problem('Missing or invalid credentials'),
     403: problem('Not an instance admin'),
     422: problem('A bad query parameter'),
