@@ -3,11 +3,12 @@ declare module '*.sql' {
   const text: string
   export default text
 }
+// Imported `with { type: 'file' }`: the embedded file's path.
 declare module 'swagger-ui-dist/swagger-ui.css' {
-  const text: string
-  export default text
+  const path: string
+  export default path
 }
 declare module 'swagger-ui-dist/swagger-ui-bundle.js' {
-  const text: string
-  export default text
+  const path: string
+  export default path
 }
