@@ -16,7 +16,8 @@ import { bearerAuth, namespaceGuard } from './middleware/auth'
 import { errorHandler, notFoundHandler } from './middleware/errors'
 import { auditTrail } from './middleware/audit'
 import { requireJsonBody } from './middleware/json-body'
-import { rateLimit } from './middleware/rate-limit'
+import { RequestLimiter, rateLimit } from './middleware/rate-limit'
+import { sendLane } from './send-lane'
 import { analyticsRoutes, instanceAnalyticsRoutes } from './routes/analytics'
 import { appsRoutes } from './routes/apps'
 import { auditRoutes } from './routes/audit'
@@ -84,7 +85,8 @@ export function createApp(deps: Deps, opts: AppOptions) {
   )
   app.use('/v1/namespaces/:ns/*', namespaceGuard(deps))
   // After the guard: limits are per namespace; the audit trail sees the final answer.
-  app.use('/v1/*', rateLimit(deps), auditTrail(deps, { log: opts.log }))
+  const limiter = new RequestLimiter(deps)
+  app.use('/v1/*', rateLimit(limiter), auditTrail(deps, { log: opts.log }))
   app.use(
     '/inbound/*',
     bodyLimit({
@@ -130,5 +132,10 @@ export function createApp(deps: Deps, opts: AppOptions) {
     info: { title: 'omnigate', version: VERSION, description: 'Omni-channel messaging gateway API' },
     security: [{ apiKey: [] }],
   })
+  // Sends skip the router (src/http/send-lane.ts); `app.request` goes through `fetch` too, so
+  // every test of the API exercises the lane.
+  const lane = sendLane(deps, { bodyLimitBytes: opts.bodyLimitBytes, log: opts.log, limiter, metrics: deps.config.metrics.enabled })
+  const route = app.fetch
+  app.fetch = (request, env, ctx) => lane(request) ?? route(request, env, ctx)
   return app
 }

@@ -303,6 +303,27 @@ describe('Idempotency-Key', () => {
     expect(await storedIn(acme.namespaceId)).toHaveLength(1)
   })
 
+  test('a repeat replays even when the same input would now be refused: its terminal was removed since', async () => {
+    const terminal = await gw.call('POST', '/v1/namespaces/acme/channels/sandbox/terminals', acme.key, { address: 'bot-1' })
+    expect(terminal.status).toBe(201)
+    // Another stays, so that `from` must name one of the channel's terminals.
+    expect((await gw.call('POST', '/v1/namespaces/acme/channels/sandbox/terminals', acme.key, { address: 'bot-2' })).status).toBe(201)
+    const { id } = (await terminal.json()) as { id: string }
+    const fromBot = { ...hello, from: 'bot-1' }
+    const headers = { 'idempotency-key': 'order-43' }
+    const first = await send(fromBot, headers)
+    expect(first.status).toBe(202)
+    const firstBody = await first.json()
+    expect((await gw.call('DELETE', `/v1/namespaces/acme/channels/sandbox/terminals/${id}`, acme.key)).status).toBe(204)
+    const again = await send(fromBot, headers)
+    expect(again.status).toBe(202)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(await again.json()).toEqual(firstBody)
+    // Under a new key the same input is refused: the terminal is gone.
+    await expectProblem(await send(fromBot, { 'idempotency-key': 'order-44' }), 422, 'validation_failed')
+    expect(await storedIn(acme.namespaceId)).toHaveLength(1)
+  })
+
   test('the namespace may be named by slug or id: the same key and body still replays', async () => {
     const headers = { 'idempotency-key': 'order-43' }
     const first = await send(hello, headers)

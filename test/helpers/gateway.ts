@@ -104,6 +104,8 @@ export async function startTestGateway(overrides: Record<string, any> = {}, opts
       if (body !== undefined) {
         ;(init.headers as Record<string, string>)['content-type'] ??= 'application/json'
         init.body = typeof body === 'string' ? body : JSON.stringify(body)
+        // What an HTTP client sends (a Request made in-process has none): sends take the send lane.
+        ;(init.headers as Record<string, string>)['content-length'] ??= String(Buffer.byteLength(init.body as string))
       }
       return Promise.resolve(app.request(path, init))
     },

@@ -11,20 +11,33 @@ import { AppError, errors, RetryLaterError } from '../../domain/errors'
 import type { Logger } from '../../lib/log'
 
 export function problem(c: Context, error: AppError): Response {
-  const body = {
+  return c.body(problemBody(error, c.get('requestId')), error.status as ContentfulStatusCode, problemHeaders(error))
+}
+
+/** The problem+json text of an error, naming the request it answers. */
+function problemBody(error: AppError, requestId: string | undefined): string {
+  return JSON.stringify({
     type: `/problems/${error.code}`,
     code: error.code,
     title: error.title,
     status: error.status,
     detail: error.detail,
     ...(error.errors.length > 0 ? { errors: error.errors } : {}),
-    ...(c.get('requestId') ? { request_id: c.get('requestId') } : {}),
-  }
-  return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
+    ...(requestId ? { request_id: requestId } : {}),
+  })
+}
+
+function problemHeaders(error: AppError): Record<string, string> {
+  return {
     'content-type': 'application/problem+json',
     // Errors that say when to come back (rate_limited, quota_exceeded) say it in the header too.
     ...(error instanceof RetryLaterError ? { 'retry-after': String(error.retryAfterSeconds) } : {}),
-  })
+  }
+}
+
+/** The same answer as `problem`, outside a Hono context (the send lane). */
+export function problemResponse(error: AppError, requestId: string, headers: Record<string, string> = {}): Response {
+  return new Response(problemBody(error, requestId), { status: error.status, headers: { ...headers, ...problemHeaders(error) } })
 }
 
 export function errorHandler(log: Logger): ErrorHandler {

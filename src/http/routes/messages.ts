@@ -21,7 +21,7 @@ import {
   nsParams,
 } from '../schemas'
 
-const idempotencyHeader = z.object({
+export const idempotencyHeader = z.object({
   'idempotency-key': z
     .string()
     .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
@@ -53,11 +53,14 @@ function sortedKeys(_key: string, value: unknown): unknown {
   return value
 }
 
-/** The Idempotency-Key of a request, with a hash of what it asked for. */
-function idempotencyOf(c: Context, body: unknown) {
-  const key = c.req.header('idempotency-key')
+/**
+ * The Idempotency-Key of a POST to `route` (the router's template, e.g.
+ * `/v1/namespaces/:ns/messages`), with a hash of what it asked for. The send lane
+ * (src/http/send-lane.ts) hashes the same way, so a key replays whichever path served it.
+ */
+export function idempotencyOf(key: string | undefined, route: string, body: unknown) {
   if (key === undefined) return undefined
-  const requestHash = createHash('sha256').update(`${c.req.method} ${c.req.routePath}\n${canonicalJson(body)}`).digest('hex')
+  const requestHash = createHash('sha256').update(`POST ${route}\n${canonicalJson(body)}`).digest('hex')
   return { key, requestHash }
 }
 
@@ -149,12 +152,12 @@ export function messagesRoutes(deps: Deps) {
   return new OpenAPIHono<AppEnv>()
     .openapi(send, async (c) => {
       const body = c.req.valid('json')
-      const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c, body) }
+      const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c.req.header('idempotency-key'), c.req.routePath, body) }
       return answer(c, await sendMessage(deps, c.get('namespaceId'), body, ctx))
     })
     .openapi(batch, async (c) => {
       const body = c.req.valid('json')
-      const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c, body) }
+      const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c.req.header('idempotency-key'), c.req.routePath, body) }
       return answer(c, await sendMessages(deps, c.get('namespaceId'), body.messages, ctx))
     })
     .openapi(list, async (c) => c.json((await listMessages(deps, c.get('namespaceId'), c.req.valid('query'))) as never, 200))
