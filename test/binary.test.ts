@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type HttpReceiver, startHttpReceiver } from './fakes/http-receiver'
+import { startSmtpSink } from './fakes/smtp-server'
 
 const ROOT = resolve(import.meta.dir, '..')
 const STOP_TIMEOUT_MS = 10_000
@@ -301,6 +302,66 @@ name = "test"
     expect(existsSync(join(dir, 'data', 'master.key'))).toBe(false)
     // The receiver's first answer is final: no retry after the message was sent.
     expect(receiver.received).toHaveLength(1)
+  })
+
+  test('code loaded on first use is in the binary: an e-mail over SMTP (nodemailer), the portal, /docs, /metrics', async () => {
+    const smtp = await startSmtpSink()
+    try {
+      const dir = installBinary()
+      const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
+      const secret = randomToken(32)
+      writeFileSync(
+        join(dir, 'omnigate.toml'),
+        `[security]
+master_key = "\${TEST_MASTER_KEY}"
+allow_private_network = true
+
+[engine]
+poll_interval_ms = 50
+
+[[namespaces]]
+slug = "acme"
+
+[[namespaces.channels]]
+name = "mail"
+type = "smtp"
+config = { host = "127.0.0.1", port = ${smtp.port}, starttls = "never", pool = false }
+
+[[namespaces.channels.terminals]]
+address = "noreply@acme.example"
+
+[[namespaces.applications]]
+name = "billing"
+
+[[namespaces.applications.api_keys]]
+key = "og_live_\${ACME_KEY}"
+`,
+      )
+      const bin = startBinary(dir, ['serve', '--config', 'omnigate.toml'], { TEST_MASTER_KEY: masterKey, ACME_KEY: secret })
+      await ready(bin)
+      const key = `og_live_${secret}`
+      const sent = await api(bin, key, 'POST', '/v1/namespaces/acme/messages', { channel: 'mail', to: 'grace@example.com', content: { subject: 'Your code', text: 'It is 123456.' } })
+      expect(sent.status).toBe(202)
+      const { id } = (await sent.json()) as { id: string }
+      const message = await waitFor('the e-mail is sent', bin, async () => {
+        const m = await messageStatus(bin, key, 'acme', id)
+        return (m.status === 'sent' || m.status === 'failed') && m
+      })
+      expect([message.status, message.error]).toEqual(['sent', null])
+      expect(smtp.received).toHaveLength(1)
+      expect(smtp.received[0]!.rcptTo).toEqual(['grace@example.com'])
+      expect(smtp.received[0]!.raw.toString()).toContain('Subject: Your code')
+      expect(smtp.received[0]!.raw.toString()).toContain('It is 123456.')
+      for (const [path, type] of [['/portal/login', 'text/html'], ['/docs/swagger-ui-bundle.js', 'javascript'], ['/metrics', 'text/plain']]) {
+        const res = await fetch(`${bin.url}${path}`)
+        expect([path, res.status]).toEqual([path, 200])
+        expect(res.headers.get('content-type')).toContain(type)
+        expect((await res.text()).length).toBeGreaterThan(100)
+      }
+      expect(await bin.stop()).toBe(0)
+    } finally {
+      await smtp.stop()
+    }
   })
 
   test('config check names the bad key and exits non-zero', () => {
