@@ -119,12 +119,13 @@ async function serve(deps: Deps, opts: SendLaneOptions, request: Request, r: Lan
     }
     const ctx = { applicationId: principal.kind === 'application' ? principal.applicationId : null, idempotency: idempotencyOf(key, route, body) }
     let accepted: Accepted
+    // Synchronous parses: the schemas have no async refinement (zod throws if one is added).
     if (r.batch) {
-      const parsed = await sendBatchSchema.safeParseAsync(body)
+      const parsed = sendBatchSchema.safeParse(body)
       if (!parsed.success) throw invalid(zodFieldErrors(parsed.error))
       accepted = await sendMessages(deps, access.namespaceId, parsed.data.messages, ctx)
     } else {
-      const parsed = await sendMessageSchema.safeParseAsync(body)
+      const parsed = sendMessageSchema.safeParse(body)
       if (!parsed.success) throw invalid(zodFieldErrors(parsed.error))
       accepted = await sendMessage(deps, access.namespaceId, parsed.data, ctx)
     }
