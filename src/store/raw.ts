@@ -43,6 +43,15 @@ export function run(db: Db, text: string, params: readonly Param[] = []): Promis
   return Promise.resolve(db.run(toDrizzle(text, params))).then(() => undefined)
 }
 
+/** Runs an INSERT, UPDATE or DELETE and returns how many rows it changed. */
+export async function runCounted(db: Db, text: string, params: readonly Param[] = []): Promise<number> {
+  const native = nativeConnection(db)
+  if (native) return native.query(text).run(...(params as SQLQueryBindings[])).changes
+  const result = (await db.run(toDrizzle(text, params))) as unknown as { rowsAffected?: number }
+  if (typeof result?.rowsAffected !== 'number') throw new Error('the driver did not report the rows changed')
+  return result.rowsAffected
+}
+
 /** Runs a statement and returns its rows as objects keyed by column name (as written in SQL). */
 export function all<T>(db: Db, text: string, params: readonly Param[] = []): Promise<T[]> {
   const native = nativeConnection(db)

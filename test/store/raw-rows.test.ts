@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { insertDeliveries, insertEvents, insertMessages } from '../../src/domain/messages/rows'
 import type { Message } from '../../src/domain/messages/views'
-import { all, insertText, ROWS_PER_INSERT, run } from '../../src/store/raw'
+import { all, insertText, ROWS_PER_INSERT, run, runCounted } from '../../src/store/raw'
 import { channels, messageEvents, messages, namespaces, webhookDeliveries, webhooks } from '../../src/store/schema'
 import type { Store } from '../../src/store/store'
 import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
@@ -112,6 +112,19 @@ for (const driver of storeDrivers) {
         await expect(store.tx((tx) => run(tx, 'UPDATE namespaces SET name = ? WHERE id = ?', ['x']))).rejects.toThrow()
       }
       expect(await all(store.read, 'SELECT name FROM namespaces WHERE id = ?', ['ns_1'])).toEqual([{ name: 'It?s' }])
+    })
+
+    test('runCounted reports the rows changed: an upsert that takes, one that finds the row kept, one that takes it over', async () => {
+      const store = await open()
+      const upsert =
+        'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (namespace_id, key) DO UPDATE SET request_hash = excluded.request_hash, created_at = excluded.created_at WHERE idempotency_keys.created_at <= ?'
+      const take = (hash: string, at: number, expiredBefore: number) => store.tx((tx) => runCounted(tx, upsert, ['ns_1', 'k1', hash, 202, '{}', at, expiredBefore]))
+      expect(await take('first', 100, 0)).toBe(1)
+      expect(await take('second', 200, 50)).toBe(0)
+      expect(await take('third', 300, 100)).toBe(1)
+      expect(await all(store.read, 'SELECT request_hash FROM idempotency_keys WHERE key = ?', ['k1'])).toEqual([{ request_hash: 'third' }])
+      expect(await store.tx((tx) => runCounted(tx, 'DELETE FROM idempotency_keys WHERE namespace_id = ?', ['ns_none']))).toBe(0)
     })
   })
 }

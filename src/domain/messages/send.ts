@@ -7,7 +7,7 @@ import { getConnector } from '../../connectors/registry'
 import { newId } from '../../lib/ids'
 import { urlProblem } from '../../lib/url-guard'
 import { zodFieldErrors } from '../../lib/zod-errors'
-import { all } from '../../store/raw'
+import { all, runCounted } from '../../store/raw'
 import type { Db } from '../../store/store'
 import { countNewMessages } from '../analytics/rollups'
 import { resolveChannel } from '../channels/resolve'
@@ -151,12 +151,12 @@ type IdempotencyRow = { request_hash: string; response_status: number; response_
 const FIND_KEY = 'SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE namespace_id = ? AND key = ?'
 /**
  * Takes the key for this request, or takes over an expired record of it, before anything else
- * is written. No row back: a fresh record holds the key (its request is replayed).
+ * is written. No row changed: a fresh record holds the key (its request is replayed).
  */
 const CLAIM_KEY =
   'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ' +
   'ON CONFLICT (namespace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = excluded.response_status, ' +
-  'response_body = excluded.response_body, created_at = excluded.created_at WHERE idempotency_keys.created_at <= ? RETURNING 1 AS taken'
+  'response_body = excluded.response_body, created_at = excluded.created_at WHERE idempotency_keys.created_at <= ?'
 
 async function findIdempotent(db: Db, namespaceId: string, key: string, at: number) {
   const row = (await all<IdempotencyRow>(db, FIND_KEY, [namespaceId, key]))[0]
@@ -207,8 +207,8 @@ async function accept(
       if (idem) {
         // Authoritative inside the write lock: another instance may have taken the key. The
         // response is recorded now; a failure below rolls it back with everything else.
-        const taken = await all(tx, CLAIM_KEY, [namespaceId, idem.key, idem.requestHash, 202, JSON.stringify(body), at, at - IDEMPOTENCY_TTL_MS])
-        if (taken.length === 0) {
+        const taken = await runCounted(tx, CLAIM_KEY, [namespaceId, idem.key, idem.requestHash, 202, JSON.stringify(body), at, at - IDEMPOTENCY_TTL_MS])
+        if (taken === 0) {
           const seen = await findIdempotent(tx, namespaceId, idem.key, at)
           if (seen) return replay(seen, idem.requestHash)
           throw new Error('idempotency key neither taken nor found')
