@@ -51,6 +51,7 @@ export function storeOptions(config: Config): StoreOptions {
     url: config.database.url,
     synchronous: config.database.synchronous,
     busyTimeoutMs: config.database.busy_timeout_ms,
+    cacheMb: config.database.cache_mb,
     authToken: config.database.auth_token,
   }
 }

@@ -129,6 +129,8 @@ const databaseSchema = z.strictObject({
     .default(DEFAULT_DATABASE_URL),
   synchronous: z.enum(['NORMAL', 'FULL']).default(DEFAULT_SYNCHRONOUS),
   busy_timeout_ms: int().min(0).default(DEFAULT_BUSY_TIMEOUT_MS),
+  /** SQLite's page cache of the writer connection (`PRAGMA cache_size`), MiB; filled only as pages are read. */
+  cache_mb: int().min(1).max(4096).default(32),
   auth_token: z.string().optional(),
   auto_migrate: z.boolean().default(true),
 })

@@ -6,6 +6,7 @@ export interface StoreOptions {
   url: string
   synchronous: 'NORMAL' | 'FULL'
   busyTimeoutMs: number
+  cacheMb?: number
   authToken?: string
 }
 
