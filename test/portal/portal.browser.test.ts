@@ -45,7 +45,13 @@ browserTest('a wrong password is refused on the sign-in page', async ({ page }) 
   await page.goto(`${url}/portal/login`)
   await page.getByLabel('Email').fill(admin.email)
   await page.getByLabel('Password').fill('not the password at all')
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  // Wait for the answer itself, so a slow one fails here, naming its status, not as a missing element.
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/portal/login'),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ])
+  expect(answer.status()).toBe(401)
+  await page.locator('.form-message').waitFor()
   await expect(page.locator('.form-message').textContent()).resolves.toContain('wrong')
   expect(new URL(page.url()).pathname).toBe('/portal/login')
 })
