@@ -2,6 +2,7 @@ import { Database } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { drizzle } from 'drizzle-orm/bun-sqlite'
+import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer'
 import * as schema from './schema'
 import { type Db, Mutex, type Store, withCommitScope, WriteQueue } from './store'
 
@@ -35,6 +36,12 @@ function cacheStatements(db: Database): void {
 }
 
 const DEFAULT_CACHE_MB = 32
+const checkpointers = new WeakMap<Store, () => Checkpointer | null>()
+
+/** The store's checkpoint thread, once started (tests). */
+export const checkpointerOf = (store: Store): Checkpointer | null => checkpointers.get(store)?.() ?? null
+/** Commits after which checkpoints move to their thread: a server under load, not a CLI command. */
+const COMMITS_BEFORE_CHECKPOINT_THREAD = 100
 
 function openConnection(path: string, opts: BunSqliteOptions, readonly: boolean): Database {
   const db = new Database(path, readonly ? { readonly: true } : { create: true, readwrite: true })
@@ -61,6 +68,17 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
   const writer = drizzle(writerConn, { schema }) as unknown as Db
   const reader = drizzle(readerConn, { schema }) as unknown as Db
   const lock = new Mutex()
+  // Checkpoints move to a thread of their own once the database is being written to in earnest
+  // (src/store/checkpointer.ts); a CLI command's few commits never start it.
+  let checkpointer: Checkpointer | null = null
+  let commits = 0
+  const committed = () => {
+    if (checkpointer) return checkpointer.committed()
+    if (path === ':memory:' || ++commits < COMMITS_BEFORE_CHECKPOINT_THREAD) return
+    writerConn.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
+    checkpointer = new Checkpointer(path, opts.busyTimeoutMs)
+    checkpointer.committed()
+  }
 
   const tx = <T>(fn: (tx: Db) => Promise<T>): Promise<T> =>
     lock.run(async () => {
@@ -68,6 +86,7 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
       try {
         const result = await withCommitScope(writer, fn)
         writerConn.run('COMMIT')
+        committed()
         return result
       } catch (error) {
         if (writerConn.inTransaction) writerConn.run('ROLLBACK')
@@ -76,7 +95,7 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
     })
   const queue = new WriteQueue(tx)
 
-  return {
+  const store: Store = {
     driver: 'bun-sqlite',
     read: reader,
     tx,
@@ -85,10 +104,14 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
       await lock.run(async () => writerConn.run(statement))
     },
     close: async () => {
+      // First the thread's connection: the writer, closing last, checkpoints and removes the WAL.
+      await checkpointer?.close()
       await lock.run(async () => {
         if (readerConn !== writerConn) readerConn.close()
         writerConn.close()
       })
     },
   }
+  checkpointers.set(store, () => checkpointer)
+  return store
 }
