@@ -12,7 +12,7 @@ import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/
 import { Engine } from '../../src/engine/engine'
 import { silentLogger } from '../../src/lib/log'
 import { namespaces } from '../../src/store/schema'
-import { startTestGateway } from '../helpers/gateway'
+import { eventually, startTestGateway } from '../helpers/gateway'
 import { expectProblem, fieldsOf } from '../helpers/problems'
 
 // Cheap argon2 in tests: the cost is not what is under test.
@@ -108,6 +108,12 @@ describe('GET /v1/plans, /v1/jobs, /v1/system', () => {
     expect(Date.parse(body.started_at)).toBeLessThanOrEqual(Date.now())
     expect(body.store).toMatchObject({ driver: 'bun-sqlite', migrated: true })
     expect(body.store.bytes).toBeGreaterThan(4096)
+    expect(body.store.checkpoints).toEqual({ thread: 'not started', runs: 0, error: null })
+    // Written to in earnest (more than 100 commits), the store checkpoints on its thread.
+    for (let i = 0; i < 110; i++) await gw.deps.store.tx(async () => {})
+    await eventually(async () => ((await (await gw.call('GET', '/v1/system', root)).json()) as any).store.checkpoints.runs > 0)
+    const later = (await (await gw.call('GET', '/v1/system', root)).json()) as Record<string, any>
+    expect(later.store.checkpoints).toMatchObject({ thread: 'running', error: null })
     expect(body.namespaces.active).toBeGreaterThanOrEqual(1)
     expect(body.users).toBe(2)
   })

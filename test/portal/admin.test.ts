@@ -181,6 +181,7 @@ describe('users, plans, jobs, system', () => {
     expect(page.html).toMatch(/omnigate \d+\.\d+\.\d+/)
     expect(page.html).toMatch(/<dt>Store size<\/dt><dd>\d+(\.\d)? (KiB|MiB)/)
     expect(page.html).toContain('all applied')
+    expect(page.html).toContain('WAL checkpoints')
   })
 })
 

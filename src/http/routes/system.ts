@@ -21,6 +21,14 @@ const systemSchema = z
       migrated: z.boolean(),
       bytes: z.number().int().openapi({ description: "The database's size (page count × page size)" }),
       free_bytes: z.number().int().openapi({ description: 'Of which free pages (VACUUM gives them back)' }),
+      checkpoints: z
+        .object({
+          thread: z.enum(['not started', 'running', 'failed']),
+          runs: z.number().int(),
+          error: z.string().nullable(),
+        })
+        .nullable()
+        .openapi({ description: 'The WAL checkpoint thread of an embedded SQLite store (null on libSQL); it starts once the store is written to in earnest' }),
     }),
     namespaces: z.record(z.string(), z.number().int()).openapi({ description: 'Namespaces by status', example: { active: 3, disabled: 1 } }),
     users: z.number().int().openapi({ description: 'Users not disabled' }),

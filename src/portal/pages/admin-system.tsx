@@ -230,6 +230,18 @@ export function adminSystemPages(deps: Deps) {
             </dd>
             <dt>Migrations</dt>
             <dd>{s.store.migrated ? 'all applied' : 'NOT all applied: run omnigate migrate'}</dd>
+            {s.store.checkpoints && (
+              <>
+                <dt>WAL checkpoints</dt>
+                <dd>
+                  {s.store.checkpoints.thread === 'failed'
+                    ? `thread failed (${s.store.checkpoints.error}); the writer checkpoints by itself`
+                    : s.store.checkpoints.thread === 'running'
+                      ? `on their own thread, ${s.store.checkpoints.runs} so far`
+                      : 'not started yet (starts under write load)'}
+                </dd>
+              </>
+            )}
             <dt>Namespaces</dt>
             <dd>{Object.entries(s.namespaces).map(([status, n]) => `${n} ${status}`).join(', ') || 'none'}</dd>
             <dt>Users</dt>
