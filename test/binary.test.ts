@@ -137,6 +137,39 @@ function randomToken(chars: number): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('')
 }
 
+/**
+ * A directory with the binary and an omnigate.toml declaring namespace "acme" with `channels`
+ * (TOML) and an application key; the environment the binary needs for it, and the key.
+ */
+function acmeInstall(channels: string): { dir: string; env: Record<string, string>; key: string } {
+  const dir = installBinary()
+  const env = { TEST_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'), ACME_KEY: randomToken(32) }
+  writeFileSync(
+    join(dir, 'omnigate.toml'),
+    `[security]
+master_key = "\${TEST_MASTER_KEY}"
+allow_private_network = true
+
+[engine]
+poll_interval_ms = 50
+
+[[namespaces]]
+slug = "acme"
+name = "ACME Corp"
+
+${channels.trim()}
+
+[[namespaces.applications]]
+name = "billing"
+
+[[namespaces.applications.api_keys]]
+key = "og_live_\${ACME_KEY}"
+name = "test"
+`,
+  )
+  return { dir, env, key: `og_live_${env.ACME_KEY}` }
+}
+
 beforeAll(
   () => {
     // Always a fresh build into a temp dir: never tests a stale dist/omnigate, never races a
@@ -225,46 +258,22 @@ describe('the compiled binary', () => {
   test('config file: declared namespace, application key and http channel to a local receiver', async () => {
     const receiver = startHttpReceiver()
     receivers.push(receiver)
-    const dir = installBinary()
-    const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
-    const acmeSecret = randomToken(32)
-    writeFileSync(
-      join(dir, 'omnigate.toml'),
-      `[security]
-master_key = "\${TEST_MASTER_KEY}"
-allow_private_network = true
-
-[engine]
-poll_interval_ms = 50
-
-[[namespaces]]
-slug = "acme"
-name = "ACME Corp"
-
+    const { dir, env, key } = acmeInstall(`
 [[namespaces.channels]]
 name = "ops-webhook"
 type = "http"
 config = { url = "${receiver.url}hook", timeout_ms = 5000 }
-
-[[namespaces.applications]]
-name = "billing"
-
-[[namespaces.applications.api_keys]]
-key = "og_live_\${ACME_KEY}"
-name = "test"
-`,
-    )
+`)
 
     const check = Bun.spawnSync(['./omnigate', 'config', 'check', 'omnigate.toml'], {
       cwd: dir,
-      env: cleanEnv(dir, { TEST_MASTER_KEY: masterKey, ACME_KEY: acmeSecret }),
+      env: cleanEnv(dir, env),
     })
     expect(check.stderr.toString()).toBe('')
     expect(check.exitCode).toBe(0)
 
-    const bin = startBinary(dir, ['serve', '--config', 'omnigate.toml'], { TEST_MASTER_KEY: masterKey, ACME_KEY: acmeSecret })
+    const bin = startBinary(dir, ['serve', '--config', 'omnigate.toml'], env)
     await ready(bin)
-    const key = `og_live_${acmeSecret}`
 
     const sent = await api(bin, key, 'POST', '/v1/namespaces/acme/messages', {
       channel: 'ops-webhook',
@@ -307,21 +316,7 @@ name = "test"
   test('code loaded on first use is in the binary: an e-mail over SMTP (nodemailer), the portal, /docs, /metrics', async () => {
     const smtp = await startSmtpSink()
     try {
-      const dir = installBinary()
-      const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
-      const secret = randomToken(32)
-      writeFileSync(
-        join(dir, 'omnigate.toml'),
-        `[security]
-master_key = "\${TEST_MASTER_KEY}"
-allow_private_network = true
-
-[engine]
-poll_interval_ms = 50
-
-[[namespaces]]
-slug = "acme"
-
+      const { dir, env, key } = acmeInstall(`
 [[namespaces.channels]]
 name = "mail"
 type = "smtp"
@@ -329,17 +324,9 @@ config = { host = "127.0.0.1", port = ${smtp.port}, starttls = "never", pool = f
 
 [[namespaces.channels.terminals]]
 address = "noreply@acme.example"
-
-[[namespaces.applications]]
-name = "billing"
-
-[[namespaces.applications.api_keys]]
-key = "og_live_\${ACME_KEY}"
-`,
-      )
-      const bin = startBinary(dir, ['serve', '--config', 'omnigate.toml'], { TEST_MASTER_KEY: masterKey, ACME_KEY: secret })
+`)
+      const bin = startBinary(dir, ['serve', '--config', 'omnigate.toml'], env)
       await ready(bin)
-      const key = `og_live_${secret}`
       const sent = await api(bin, key, 'POST', '/v1/namespaces/acme/messages', { channel: 'mail', to: 'grace@example.com', content: { subject: 'Your code', text: 'It is 123456.' } })
       expect(sent.status).toBe(202)
       const { id } = (await sent.json()) as { id: string }
