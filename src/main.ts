@@ -16,6 +16,7 @@ import { registerProvisioning } from './cli/provision'
 import { registerMigrate, registerServe } from './cli/serve'
 import { registerStats } from './cli/stats'
 import { registerSuppressions } from './cli/suppressions'
+import { registerUsers } from './cli/users'
 import { registerWebhooks } from './cli/webhooks'
 import { VERSION } from './version'
 
@@ -33,6 +34,7 @@ registerConfig(program)
 registerNamespaces(program)
 registerProvisioning(program)
 registerAdmin(program)
+registerUsers(program)
 registerMembers(program)
 registerChannels(program)
 registerMessages(program)

@@ -182,3 +182,31 @@ describe('omnigate member', () => {
     expect((await omnigate(plain, ['member', 'list', '-n', 'acme'])).stdout).toMatch(/invitee@example\.com\s+developer/)
   }, SLOW)
 })
+
+describe('omnigate user', () => {
+  test('list shows each account and its status; disable refuses sign-in, enable allows it again; the last enabled admin stays', async () => {
+    const listed = await omnigate(plain, ['user', 'list'])
+    expect(listed.stderr).toBe('')
+    expect(listed.stdout).toMatch(/^EMAIL\s+STATUS\s+ADMIN\s+NAMESPACES/)
+    expect(listed.stdout).toMatch(/dana@example\.com\s+active\s+acme \(owner\)/)
+
+    const disabled = await omnigate(plain, ['user', 'disable', 'dana@example.com'])
+    expect([disabled.code, disabled.stdout, disabled.stderr]).toEqual([0, 'dana@example.com is disabled\n', ''])
+    expect(await loginStatus('dana@example.com', 'dana password 123')).toBe(401)
+    expect((await omnigate(plain, ['user', 'list', '--email', 'dana'])).stdout).toMatch(/dana@example\.com\s+disabled/)
+    const json = JSON.parse((await omnigate(plain, ['--json', 'user', 'enable', 'DANA@example.com'])).stdout) as { email: string; disabled: boolean }
+    expect(json).toMatchObject({ email: 'dana@example.com', disabled: false })
+    expect(await loginStatus('dana@example.com', 'dana password 123')).toBe(200)
+
+    const unknown = await omnigate(plain, ['user', 'disable', 'nobody@example.com'])
+    expect([unknown.code, unknown.stderr]).toEqual([1, 'error: no user "nobody@example.com"\n'])
+
+    // Every admin but one may be disabled; the last enabled one may not.
+    const admins = await instanceAdmins()
+    expect(admins.length).toBeGreaterThan(1)
+    for (const email of admins.slice(1)) expect((await omnigate(plain, ['user', 'disable', email])).code).toBe(0)
+    const last = await omnigate(plain, ['user', 'disable', admins[0]!])
+    expect([last.code, last.stderr]).toEqual([1, 'error: the last enabled instance admin cannot be disabled\n'])
+    for (const email of admins.slice(1)) expect((await omnigate(plain, ['user', 'enable', email])).code).toBe(0)
+  }, SLOW)
+})

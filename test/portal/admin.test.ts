@@ -10,7 +10,7 @@ import { insertMembership } from '../../src/domain/identity/members'
 import { createInstanceAdmin, hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
 import { Engine } from '../../src/engine/engine'
 import { silentLogger } from '../../src/lib/log'
-import { memberships, namespaces } from '../../src/store/schema'
+import { auditLog, memberships, namespaces, users } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
 import { fieldError, formMessage, PORTAL_PASSWORD, portalClient } from './portal-client'
 
@@ -159,6 +159,42 @@ describe('users, plans, jobs, system', () => {
     expect(found.html).not.toContain('owner@example.com')
     // LIKE wildcards are taken literally.
     expect((await admin.get('/portal/admin/users?email=%25')).html).toContain('No user matches')
+  })
+
+  test('users: an admin disables an account (its sessions end, it cannot sign in) and enables it again; never their own', async () => {
+    const passwordHash = await hashPassword(PORTAL_PASSWORD)
+    const dev = await gw.deps.store.tx((tx) => insertUser(tx, { email: 'dev@example.com', passwordHash, verified: true }, Date.now()))
+    const devPortal = portalClient(gw)
+    await devPortal.signIn('dev@example.com')
+    expect((await devPortal.get('/portal/account')).res.status).toBe(200)
+
+    const list = await admin.get('/portal/admin/users')
+    expect(list.html).toContain('aria-label="Disable dev@example.com"')
+    // No button on the admin's own row.
+    expect(list.html).not.toContain('aria-label="Disable root@example.com"')
+    // Without the page's token: refused, nothing changes.
+    const forged = await admin.post(`/portal/admin/users/${dev.id}/disable`, { _csrf: '' })
+    expect(forged.res.status).toBe(403)
+    expect((await gw.deps.store.read.select().from(users).where(eq(users.id, dev.id)))[0]!.disabled).toBe(false)
+
+    const res = await admin.post(`/portal/admin/users/${dev.id}/disable`)
+    expect(res.res.status).toBe(303)
+    expect(res.res.headers.get('location')).toBe('/portal/admin/users?notice=disabled')
+    expect((await gw.deps.store.read.select().from(users).where(eq(users.id, dev.id)))[0]!.disabled).toBe(true)
+    // The signed-in session is over: the portal sends them to sign in.
+    expect((await devPortal.get('/portal/account')).res.headers.get('location')).toStartWith('/portal/login')
+    const after = await admin.get('/portal/admin/users?notice=disabled')
+    expect(after.html).toContain('The account is disabled')
+    expect(after.html).toContain('aria-label="Enable dev@example.com"')
+    const audit = await gw.deps.store.read.select().from(auditLog).where(eq(auditLog.resourceId, dev.id))
+    expect(audit.filter((e) => e.action.startsWith('POST /portal/admin/')).map((e) => [e.action, e.actorId])).toEqual([['POST /portal/admin/users/{id}/disable', root.id]])
+
+    expect((await admin.post(`/portal/admin/users/${dev.id}/enable`)).res.status).toBe(303)
+    expect((await gw.deps.store.read.select().from(users).where(eq(users.id, dev.id)))[0]!.disabled).toBe(false)
+    // Their own account: refused with the reason, by a hand-made post.
+    const self = await admin.post(`/portal/admin/users/${root.id}/disable`)
+    expect(self.res.status).toBe(409)
+    expect(self.html).toContain('your own account')
   })
 
   test('plans: the configured plans, unlimited spelled out, the default marked, usage counted', async () => {

@@ -2,9 +2,11 @@
  * The instance's users, for its operators (`GET /v1/users`, the portal's admin pages): each with
  * the namespaces they belong to and their role there. Never a password hash.
  */
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm'
+import { and, count, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import { memberships, namespaces, users } from '../../store/schema'
-import type { Deps } from '../deps'
+import { type Deps, now } from '../deps'
+import { errors } from '../errors'
+import { revokeUserSessions } from '../identity/sessions'
 import { userView } from '../identity/users'
 
 export interface UserListQuery {
@@ -49,4 +51,35 @@ export async function listUsers(deps: Pick<Deps, 'store'>, q: UserListQuery) {
     data: page.map((u) => ({ ...userView(u), namespaces: byUser.get(u.id) ?? [] })),
     next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
   }
+}
+
+/**
+ * Disables or enables an account (instance admins; `ref` is the user's id or e-mail). A disabled
+ * user cannot sign in or ask for a password reset, and every session they hold ends now: their
+ * access tokens and portal cookie are refused from the next request. Nobody disables their own
+ * account, and the last enabled instance admin stays enabled, so the instance keeps an operator.
+ */
+export async function setUserDisabled(deps: Pick<Deps, 'store' | 'now'>, actorUserId: string | null, ref: string, disabled: boolean) {
+  const at = now(deps)
+  return deps.store.tx(async (tx) => {
+    const [user] = await tx
+      .select()
+      .from(users)
+      .where(or(eq(users.id, ref), eq(users.email, ref.trim().toLowerCase())))
+    if (!user) throw errors.notFound(`no user "${ref}"`)
+    if (disabled && !user.disabled) {
+      if (user.id === actorUserId) throw errors.conflict('you cannot disable your own account')
+      if (user.instanceAdmin) {
+        const [admins] = await tx
+          .select({ n: count() })
+          .from(users)
+          .where(and(eq(users.instanceAdmin, true), eq(users.disabled, false)))
+        if ((admins?.n ?? 0) <= 1) throw errors.conflict('the last enabled instance admin cannot be disabled')
+      }
+    }
+    if (user.disabled === disabled) return userView(user)
+    await tx.update(users).set({ disabled, updatedAt: at }).where(eq(users.id, user.id))
+    if (disabled) await revokeUserSessions(tx, user.id, at)
+    return userView({ ...user, disabled, updatedAt: at })
+  })
 }

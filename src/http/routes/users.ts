@@ -1,9 +1,9 @@
 /** /v1/users: every user of the instance with their namespaces (instance admins only). */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Deps } from '../../domain/deps'
-import { listUsers } from '../../domain/instance/users'
+import { listUsers, setUserDisabled } from '../../domain/instance/users'
 import type { AppEnv } from '../env'
-import { json, listOf, problem, userSchema } from '../schemas'
+import { bodyProblems, conflictProblem, json, listOf, problem, userSchema } from '../schemas'
 import { requireInstanceAdmin } from './namespaces-admin'
 
 
@@ -33,6 +33,32 @@ const list = createRoute({
   },
 })
 
+const update = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags: ['instance'],
+  middleware: [requireInstanceAdmin()],
+  summary: 'Disable or enable a user (instance admins): a disabled user cannot sign in, and their sessions end at once',
+  request: {
+    params: z.object({ id: z.string().openapi({ description: "The user's id or e-mail address" }) }),
+    body: { required: true, content: { 'application/json': { schema: z.strictObject({ disabled: z.boolean() }) } } },
+  },
+  responses: {
+    200: json(userSchema, 'The user'),
+    401: problem('Missing or invalid credentials'),
+    403: problem('Not an instance admin'),
+    404: problem('No such user'),
+    ...conflictProblem,
+    ...bodyProblems,
+  },
+})
+
 export function usersRoutes(deps: Deps) {
-  return new OpenAPIHono<AppEnv>().openapi(list, async (c) => c.json(await listUsers(deps, c.req.valid('query')), 200))
+  return new OpenAPIHono<AppEnv>()
+    .openapi(list, async (c) => c.json(await listUsers(deps, c.req.valid('query')), 200))
+    .openapi(update, async (c) => {
+      const principal = c.get('principal')
+      const actor = principal.kind === 'user' ? principal.userId : null
+      return c.json(await setUserDisabled(deps, actor, c.req.valid('param').id, c.req.valid('json').disabled), 200)
+    })
 }

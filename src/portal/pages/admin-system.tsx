@@ -1,5 +1,6 @@
 /**
- * The instance at a glance, read-only: its users (`listUsers`, as `GET /v1/users`), plans
+ * The instance at a glance: its users (`listUsers`, as `GET /v1/users`; disable and enable, as
+ * `PATCH /v1/users/{id}`), plans
  * (`listPlans`, `GET /v1/plans`), scheduled jobs with their last and next runs (as
  * `GET /v1/jobs` and `omnigate jobs list`) and system health (`systemStatus`, `GET /v1/system`).
  */
@@ -7,15 +8,22 @@ import { Hono, type Context } from 'hono'
 import type { Deps } from '../../domain/deps'
 import { listPlans } from '../../domain/instance/plans'
 import { systemStatus } from '../../domain/instance/status'
-import { listUsers } from '../../domain/instance/users'
+import { listUsers, setUserDisabled } from '../../domain/instance/users'
 import { jobsOverview } from '../../http/routes/jobs-admin'
 import { userListQuery } from '../../http/routes/users'
+import { currentUser } from '../access'
+import { auditPortal } from '../audit'
 import { EmptyState, Field, Pager, StatusBadge, Time } from '../components'
+import { CSRF_FIELD } from '../csrf'
 import type { PortalEnv } from '../env'
-import { emptyForm, formFailure } from '../forms'
+import { emptyForm, fixedEntry, formFailure } from '../forms'
 import { limitText, renderAdmin } from './admin-frame'
 
 const USERS_PAGE_SIZE = 50
+const USER_NOTICES: Record<string, string> = {
+  disabled: 'The account is disabled: it cannot sign in, and its sessions have ended.',
+  enabled: 'The account is enabled again: its owner can sign in.',
+}
 const yesNo = (value: boolean) => (value ? 'yes' : 'no')
 
 function bytes(n: number): string {
@@ -49,11 +57,19 @@ async function usersPage(deps: Deps, c: Context<PortalEnv>) {
     ;({ state, status } = formFailure(error, values, { fields: ['email'] }))
   }
   const url = (q: Record<string, string>) => `/portal/admin/users${Object.keys(q).length ? `?${new URLSearchParams(q)}` : ''}`
+  const notice = fixedEntry(USER_NOTICES, c.req.query('notice'))
+  const csrf = c.get('csrfToken')
+  const me = currentUser(c).userId
   return renderAdmin(
     c,
     { title: 'Users', current: '/users', status },
     <>
       <h1>Users</h1>
+      {notice ? (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      ) : null}
       <form class="panel filters" method="get" action="/portal/admin/users" aria-label="Find users">
         <Field name="email" label="Email contains" state={state} />
         <button type="submit">Find</button>
@@ -74,6 +90,9 @@ async function usersPage(deps: Deps, c: Context<PortalEnv>) {
                 <th>Disabled</th>
                 <th>Namespaces</th>
                 <th>Created</th>
+                <th>
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -100,6 +119,23 @@ async function usersPage(deps: Deps, c: Context<PortalEnv>) {
                   <td>
                     <Time at={u.created_at} />
                   </td>
+                  <td>
+                    {u.id === me ? null : u.disabled ? (
+                      <form method="post" action={`/portal/admin/users/${encodeURIComponent(u.id)}/enable`} class="inline-form">
+                        <input type="hidden" name={CSRF_FIELD} value={csrf} />
+                        <button type="submit" class="secondary" aria-label={`Enable ${u.email}`}>
+                          Enable
+                        </button>
+                      </form>
+                    ) : (
+                      <form method="post" action={`/portal/admin/users/${encodeURIComponent(u.id)}/disable`} class="inline-form" data-confirm={`Disable ${u.email}? They cannot sign in, and their sessions end now.`}>
+                        <input type="hidden" name={CSRF_FIELD} value={csrf} />
+                        <button type="submit" class="danger" aria-label={`Disable ${u.email}`}>
+                          Disable
+                        </button>
+                      </form>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -116,6 +152,13 @@ export function adminSystemPages(deps: Deps) {
   const app = new Hono<PortalEnv>()
 
   app.get('/users', (c) => usersPage(deps, c))
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    app.post(`/users/:id/${action}`, async (c) => {
+      const user = await setUserDisabled(deps, currentUser(c).userId, c.req.param('id'), disabled)
+      await auditPortal(deps, c, { namespaceId: null, resource: { type: 'user', id: user.id } })
+      return c.redirect(`/portal/admin/users?notice=${disabled ? 'disabled' : 'enabled'}`, 303)
+    })
+  }
 
   app.get('/plans', async (c) => {
     const plans = await listPlans(deps)

@@ -1,0 +1,39 @@
+/** `omnigate user …`: the instance's accounts (list, disable, enable). */
+import type { Command } from 'commander'
+import { listUsers, setUserDisabled } from '../domain/instance/users'
+import { action, globals, printJson, printTable, withGateway } from './context'
+
+export function registerUsers(program: Command): void {
+  const user = program.command('user').description("the instance's user accounts")
+  user
+    .command('list')
+    .description('list users, newest first, with their namespaces and roles')
+    .option('--email <text>', 'only addresses containing this text')
+    .option('--limit <n>', 'at most this many', '200')
+    .action(
+      action(async (opts: { email?: string; limit: string }, cmd: Command) => {
+        const limit = Number(opts.limit)
+        const page = await withGateway(cmd, (deps) => listUsers(deps, { limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 200, email: opts.email }))
+        const rows = page.data.map((u) => ({
+          email: u.email,
+          status: u.disabled ? 'disabled' : 'active',
+          admin: u.instance_admin ? 'yes' : '',
+          namespaces: u.namespaces.map((m) => `${m.namespace} (${m.role})`).join(', '),
+          id: u.id,
+        }))
+        printTable(globals(cmd), rows, page.data)
+      }),
+    )
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    user
+      .command(`${name} <email>`)
+      .description(disabled ? 'disable an account: it cannot sign in, and its sessions end now' : 'enable a disabled account again')
+      .action(
+        action(async (email: string, _opts: unknown, cmd: Command) => {
+          const view = await withGateway(cmd, (deps) => setUserDisabled(deps, null, email, disabled))
+          if (globals(cmd).json) printJson(view)
+          else console.log(`${view.email} is ${view.disabled ? 'disabled' : 'enabled'}`)
+        }),
+      )
+  }
+}
