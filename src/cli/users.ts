@@ -1,5 +1,7 @@
 /** `omnigate user …`: the instance's accounts (list, disable, enable). */
 import type { Command } from 'commander'
+import { recordAudit } from '../domain/audit'
+import { now } from '../domain/deps'
 import { listUsers, setUserDisabled } from '../domain/instance/users'
 import { action, globals, printJson, printTable, withGateway } from './context'
 
@@ -30,7 +32,11 @@ export function registerUsers(program: Command): void {
       .description(disabled ? 'disable an account: it cannot sign in, and its sessions end now' : 'enable a disabled account again')
       .action(
         action(async (email: string, _opts: unknown, cmd: Command) => {
-          const view = await withGateway(cmd, (deps) => setUserDisabled(deps, null, email, disabled))
+          const view = await withGateway(cmd, async (deps) => {
+            const user = await setUserDisabled(deps, null, email, disabled)
+            await recordAudit(deps.store, { namespaceId: null, actor: { type: 'system', id: null }, action: `cli user ${name}`, resource: { type: 'user', id: user.id }, at: now(deps) })
+            return user
+          })
           if (globals(cmd).json) printJson(view)
           else console.log(`${view.email} is ${view.disabled ? 'disabled' : 'enabled'}`)
         }),

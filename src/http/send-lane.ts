@@ -24,7 +24,7 @@ import { runInRequest } from '../lib/request-context'
 import { zodFieldErrors } from '../lib/zod-errors'
 import { problemResponse } from './middleware/errors'
 import { type LimitDecision, type RequestLimiter, setRateLimitHeaders } from './middleware/rate-limit'
-import { idempotencyHeader, idempotencyOf } from './routes/messages'
+import { checkSendDepth, idempotencyHeader, idempotencyOf } from './routes/messages'
 
 /** The routes as the router names them: in metrics, the access log and idempotency hashes. */
 export const SEND_ROUTE = '/v1/namespaces/:ns/messages'
@@ -33,7 +33,8 @@ export const BATCH_ROUTE = '/v1/namespaces/:ns/messages/batch'
 const PATH = /^\/v1\/namespaces\/([^/%]+)\/messages(\/batch)?$/
 const BEARER = /^Bearer\s+(\S+)$/i
 const REQUEST_ID = /[^\w\-=]/
-const JSON_TYPE = /^application\/json\s*(;|$)/i
+/** `application/json` with well-formed parameters, as the router's media-type check accepts it. */
+const JSON_TYPE = /^application\/json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i
 
 export interface SendLaneOptions {
   bodyLimitBytes: number
@@ -117,17 +118,20 @@ async function serve(deps: Deps, opts: SendLaneOptions, request: Request, r: Lan
     } catch {
       throw errors.malformedJson('the request body is not valid JSON')
     }
-    const ctx = { applicationId: principal.kind === 'application' ? principal.applicationId : null, idempotency: idempotencyOf(key, route, body) }
+    const applicationId = principal.kind === 'application' ? principal.applicationId : null
     let accepted: Accepted
     // Synchronous parses: the schemas have no async refinement (zod throws if one is added).
+    // As on the router: the depth check and the request hash are of the validated body.
     if (r.batch) {
       const parsed = sendBatchSchema.safeParse(body)
       if (!parsed.success) throw invalid(zodFieldErrors(parsed.error))
-      accepted = await sendMessages(deps, access.namespaceId, parsed.data.messages, ctx)
+      checkSendDepth(parsed.data)
+      accepted = await sendMessages(deps, access.namespaceId, parsed.data.messages, { applicationId, idempotency: idempotencyOf(key, route, parsed.data) })
     } else {
       const parsed = sendMessageSchema.safeParse(body)
       if (!parsed.success) throw invalid(zodFieldErrors(parsed.error))
-      accepted = await sendMessage(deps, access.namespaceId, parsed.data, ctx)
+      checkSendDepth(parsed.data)
+      accepted = await sendMessage(deps, access.namespaceId, parsed.data, { applicationId, idempotency: idempotencyOf(key, route, parsed.data) })
     }
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (accepted.replayed) headers['idempotent-replayed'] = 'true'

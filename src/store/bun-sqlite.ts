@@ -36,10 +36,19 @@ function cacheStatements(db: Database): void {
 }
 
 const DEFAULT_CACHE_MB = 32
-const checkpointers = new WeakMap<Store, () => Checkpointer | null>()
+const checkpointers = new WeakMap<Store, () => { thread: Checkpointer | null; failed: boolean }>()
 
 /** The store's checkpoint thread, once started (tests). */
-export const checkpointerOf = (store: Store): Checkpointer | null => checkpointers.get(store)?.() ?? null
+export const checkpointerOf = (store: Store): Checkpointer | null => checkpointers.get(store)?.().thread ?? null
+
+/** The checkpoint thread as operators see it (`GET /v1/system`); null for another driver. */
+export function checkpointStatus(store: Store): { thread: 'not started' | 'running' | 'failed'; runs: number; error: string | null } | null {
+  const state = checkpointers.get(store)?.()
+  if (!state) return null
+  const { thread, failed } = state
+  if (!thread) return { thread: failed ? 'failed' : 'not started', runs: 0, error: failed ? 'the thread could not be started' : null }
+  return { thread: thread.alive ? 'running' : 'failed', runs: thread.runs, error: thread.error }
+}
 /** Commits after which checkpoints move to their thread: a server under load, not a CLI command. */
 const COMMITS_BEFORE_CHECKPOINT_THREAD = 100
 
@@ -72,26 +81,36 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
   // (src/store/checkpointer.ts); a CLI command's few commits never start it.
   let checkpointer: Checkpointer | null = null
   let commits = 0
+  let closing = false
+  let threadFailed = false
+  // After the COMMIT, outside its try: the write is done, and nothing here may fail it.
   const committed = () => {
-    if (checkpointer) return checkpointer.committed()
-    if (path === ':memory:' || ++commits < COMMITS_BEFORE_CHECKPOINT_THREAD) return
-    writerConn.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
-    checkpointer = new Checkpointer(path, opts.busyTimeoutMs)
-    checkpointer.committed()
+    if (closing || threadFailed) return
+    try {
+      if (checkpointer) return checkpointer.committed()
+      if (path === ':memory:' || ++commits < COMMITS_BEFORE_CHECKPOINT_THREAD) return
+      checkpointer = new Checkpointer(path, opts.busyTimeoutMs)
+      writerConn.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
+      checkpointer.committed()
+    } catch {
+      // No thread (a limit on threads, say): SQLite's own checkpoint in the writer goes on.
+      threadFailed = true
+    }
   }
 
   const tx = <T>(fn: (tx: Db) => Promise<T>): Promise<T> =>
     lock.run(async () => {
       writerConn.run('BEGIN IMMEDIATE')
+      let result: T
       try {
-        const result = await withCommitScope(writer, fn)
+        result = await withCommitScope(writer, fn)
         writerConn.run('COMMIT')
-        committed()
-        return result
       } catch (error) {
         if (writerConn.inTransaction) writerConn.run('ROLLBACK')
         throw error
       }
+      committed()
+      return result
     })
   const queue = new WriteQueue(tx)
 
@@ -104,14 +123,15 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
       await lock.run(async () => writerConn.run(statement))
     },
     close: async () => {
-      // First the thread's connection: the writer, closing last, checkpoints and removes the WAL.
-      await checkpointer?.close()
+      closing = true
       await lock.run(async () => {
+        // First the thread's connection: the writer, closing last, checkpoints and removes the WAL.
+        await checkpointer?.close()
         if (readerConn !== writerConn) readerConn.close()
         writerConn.close()
       })
     },
   }
-  checkpointers.set(store, () => checkpointer)
+  checkpointers.set(store, () => ({ thread: checkpointer, failed: threadFailed }))
   return store
 }

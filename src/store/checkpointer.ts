@@ -50,10 +50,17 @@ export class Checkpointer {
   private inFlight = false
   private lastRequest = 0
   private closed = false
-  /** Checkpoints run, and the last one's answer. */
+  /** The thread itself failed (not one checkpoint): nothing more is asked of it. */
+  private dead = false
+  /** Checkpoints run, and the last one's answer; the last error (a checkpoint's, or the thread's). */
   runs = 0
   last: CheckpointResult | null = null
   error: string | null = null
+
+  /** Whether the thread still runs (after a failure of the thread itself the writer checkpoints). */
+  get alive(): boolean {
+    return !this.dead && !this.closed
+  }
   private waiters: ((message: { kind: string }) => void)[] = []
 
   constructor(path: string, busyTimeoutMs: number) {
@@ -63,13 +70,16 @@ export class Checkpointer {
     this.worker.unref()
     this.worker.onmessage = (event: MessageEvent) => this.receive(event.data)
     // A thread that died asks for nothing more: the writer's fallback checkpoint takes over.
-    this.worker.onerror = (event: ErrorEvent) => this.receive({ kind: 'error', message: event.message })
+    this.worker.onerror = (event: ErrorEvent) => {
+      this.dead = true
+      this.receive({ kind: 'error', message: event.message })
+    }
     this.worker.postMessage({ kind: 'open', path, busyTimeoutMs })
   }
 
   /** After a commit: asks for a checkpoint unless one ran or is running within the interval. */
   committed(): void {
-    if (this.inFlight || this.closed) return
+    if (this.inFlight || this.closed || this.dead) return
     const now = performance.now()
     if (now - this.lastRequest < CHECKPOINT_INTERVAL_MS) return
     this.lastRequest = now
@@ -80,9 +90,14 @@ export class Checkpointer {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.worker.postMessage({ kind: 'close' })
-    // A worker that does not answer (it never should) does not hold the shutdown up.
-    await Promise.race([this.next('closed'), Bun.sleep(2000)])
+    if (!this.dead) {
+      this.worker.postMessage({ kind: 'close' })
+      // A worker that does not answer (it never should) holds the shutdown up 2 s at most; the
+      // timer is cleared, so it does not keep the process alive either.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([this.next('closed'), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))])
+      clearTimeout(timer)
+    }
     this.worker.terminate()
     URL.revokeObjectURL(this.url)
   }
@@ -100,11 +115,14 @@ export class Checkpointer {
   private receive(message: { kind: string; message?: string } & Partial<CheckpointResult>): void {
     if (message.kind === 'checkpointed') {
       this.inFlight = false
+      this.error = null
       this.runs++
       this.last = { busy: message.busy!, log: message.log!, checkpointed: message.checkpointed! }
     } else if (message.kind === 'error') {
       this.inFlight = false
       this.error = message.message ?? 'unknown error'
+    } else if (message.kind === 'closed' || message.kind === 'opened') {
+      // nothing to record
     }
     const waiters = this.waiters.splice(0)
     for (const wait of waiters) wait(message)

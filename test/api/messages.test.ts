@@ -408,6 +408,44 @@ describe('Idempotency-Key', () => {
     expect(await storedIn(acme.namespaceId)).toHaveLength(1)
   })
 
+  test('repeats of a finished request arriving together are all replays, never 409', async () => {
+    const headers = { 'idempotency-key': 'done-long-ago' }
+    const first = await send(hello, headers)
+    expect(first.status).toBe(202)
+    const { id } = (await first.json()) as { id: string }
+    // The first repeat is held at its write, so it is in flight when the second arrives.
+    const store = gw.deps.store
+    const write = store.write.bind(store)
+    let reachedWrite!: () => void
+    let release!: () => void
+    const atWrite = new Promise<void>((resolve) => (reachedWrite = resolve))
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let held = false
+    store.write = (async (fn: Parameters<typeof write>[0]) => {
+      if (!held) {
+        held = true
+        reachedWrite()
+        await gate
+      }
+      return write(fn)
+    }) as typeof store.write
+    try {
+      const repeat = send(hello, headers)
+      await atWrite
+      const second = await send(hello, headers)
+      expect(second.status).toBe(202)
+      expect(second.headers.get('idempotent-replayed')).toBe('true')
+      expect(((await second.json()) as { id: string }).id).toBe(id)
+      release()
+      const held = await repeat
+      expect(held.headers.get('idempotent-replayed')).toBe('true')
+    } finally {
+      release()
+      store.write = write
+    }
+    expect(await storedIn(acme.namespaceId)).toHaveLength(1)
+  })
+
   test('keys are scoped to the namespace: the same key in two namespaces makes two messages', async () => {
     const umbrella = await gw.tenant('umbrella')
     await gw.channel(umbrella.namespaceId, 'sandbox')

@@ -28,6 +28,11 @@ afterEach(() => gw.close())
 
 const hello = { channel: 'sandbox', to: 'alice@example.com', content: { text: 'hello' } }
 
+/** `[[[…]]]` nested `depth` levels, as a value (the caller stringifies it). */
+function deeplyNested(depth: number): unknown {
+  return JSON.parse('['.repeat(depth) + ']'.repeat(depth))
+}
+
 type Via = 'lane' | 'router'
 
 /** A POST whose body has a length (lane) or is streamed without one (router). */
@@ -101,6 +106,9 @@ describe('the lane and the router give the same answers', () => {
       ['/v1/namespaces/acme/messages', { ...hello, channel: 'nope' }, bearer, 422, 'validation_failed'],
       ['/v1/namespaces/acme/messages/batch', { messages: [hello, { ...hello, content: {} }] }, bearer, 422, 'validation_failed'],
       ['/v1/namespaces/acme/messages/batch', [hello], bearer, 422, 'validation_failed'],
+      // Nested too deep for anything to walk safely (the request hash, the stored JSON): 422, not 500.
+      ['/v1/namespaces/acme/messages', `{"channel":"sandbox","to":"alice@example.com","content":{"text":"hello"},"options":{"sandbox":{"deep":${'['.repeat(100_000)}${']'.repeat(100_000)}}}}`, { ...bearer, 'idempotency-key': 'deep-1' }, 422, 'validation_failed'],
+      ['/v1/namespaces/acme/messages', { ...hello, metadata: { a: deeplyNested(40) } }, bearer, 422, 'validation_failed'],
     ]
     for (const [path, body, headers, status, code] of cases) {
       const answer = await bothAnswer(path, body, headers)
@@ -175,12 +183,15 @@ describe('which requests the lane takes', () => {
     expect(taken).toBeInstanceOf(Promise)
     expect((await taken!).status).toBe(202)
     expect(lane(make('/v1/namespaces/acme/messages/batch?x=1', {}))).toBeInstanceOf(Promise)
+    expect(lane(make('/v1/namespaces/acme/messages', { 'content-type': 'application/json; charset=utf-8' }))).toBeInstanceOf(Promise)
     const declined = [
       make('/v1/namespaces/acme/messages/', {}),
       make('/v1/namespaces/ac%6de/messages', {}),
       make('/v1/namespaces/acme/messages/msg_1/cancel', {}),
       make('/v1/namespaces/acme/messages', { 'content-type': 'text/plain' }),
       make('/v1/namespaces/acme/messages', { 'content-type': 'application/vnd.api+json' }),
+      make('/v1/namespaces/acme/messages', { 'content-type': 'application/json;' }),
+      make('/v1/namespaces/acme/messages', { 'content-type': 'application/json ;charset=utf-8' }),
       make('/v1/namespaces/acme/messages', { 'content-length': '0' }, { body: '' }),
       make('/v1/namespaces/acme/messages', {}, { body: 'x'.repeat(1001) }),
       request('router', '/v1/namespaces/acme/messages', body, { authorization: `Bearer ${acme.key}` }),

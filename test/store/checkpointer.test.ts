@@ -7,7 +7,7 @@
 import { afterEach, expect, test } from 'bun:test'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkpointerOf, openBunSqliteStore } from '../../src/store/bun-sqlite'
+import { checkpointerOf, checkpointStatus, openBunSqliteStore } from '../../src/store/bun-sqlite'
 import { FALLBACK_AUTOCHECKPOINT_PAGES } from '../../src/store/checkpointer'
 import { all, run } from '../../src/store/raw'
 import type { Store } from '../../src/store/store'
@@ -78,4 +78,21 @@ test('closing stops the thread and leaves the database whole, without a WAL file
   const again = openBunSqliteStore(path, { synchronous: 'NORMAL', busyTimeoutMs: 5000 })
   expect(await all(again.read, 'SELECT count(*) AS n FROM t')).toEqual([{ n: 300 }])
   await again.close()
+})
+
+test('a thread that cannot be started fails no write: the writer keeps checkpointing, and the status says so', async () => {
+  const RealWorker = globalThis.Worker
+  ;(globalThis as { Worker: unknown }).Worker = function NoThreads() {
+    throw new Error('no threads here')
+  }
+  try {
+    const { store } = open()
+    await store.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)')
+    for (let i = 0; i < 150; i++) await store.write((tx) => run(tx, 'INSERT INTO t (body) VALUES (?)', [blob]))
+    expect(await all(store.read, 'SELECT count(*) AS n FROM t')).toEqual([{ n: 150 }])
+    expect(checkpointerOf(store)).toBeNull()
+    expect(checkpointStatus(store)).toEqual({ thread: 'failed', runs: 0, error: 'the thread could not be started' })
+  } finally {
+    ;(globalThis as { Worker: unknown }).Worker = RealWorker
+  }
 })

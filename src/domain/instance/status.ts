@@ -3,7 +3,7 @@
  * uptime, the store's driver and size, whether every migration is applied, and a few counts.
  */
 import { count, eq } from 'drizzle-orm'
-import { checkpointerOf } from '../../store/bun-sqlite'
+import { checkpointStatus } from '../../store/bun-sqlite'
 import { isMigrated } from '../../store/migrate'
 import { all } from '../../store/raw'
 import { namespaces, users } from '../../store/schema'
@@ -25,7 +25,6 @@ export async function systemStatus(deps: Pick<Deps, 'store' | 'now'>) {
     await deps.store.read.select({ n: count() }).from(users).where(eq(users.disabled, false)),
   ]
   const at = now(deps)
-  const thread = deps.store.driver === 'bun-sqlite' ? checkpointerOf(deps.store) : undefined
   return {
     version: VERSION,
     runtime: `bun ${Bun.version}`,
@@ -39,14 +38,7 @@ export async function systemStatus(deps: Pick<Deps, 'store' | 'now'>) {
       free_bytes: freePages * pageSize,
       // The WAL checkpoint thread (src/store/checkpointer.ts): bun:sqlite only, started once the
       // store is written to in earnest; after a failure the writer checkpoints by itself.
-      checkpoints:
-        thread === undefined
-          ? null
-          : {
-              thread: (thread === null ? 'not started' : thread.error ? 'failed' : 'running') as 'not started' | 'failed' | 'running',
-              runs: thread?.runs ?? 0,
-              error: thread?.error ?? null,
-            },
+      checkpoints: checkpointStatus(deps.store),
     },
     namespaces: Object.fromEntries(nsCounts.map((r) => [r.status, r.n])) as Record<string, number>,
     users: userCount?.n ?? 0,

@@ -2,11 +2,11 @@
  * The instance's users, for its operators (`GET /v1/users`, the portal's admin pages): each with
  * the namespaces they belong to and their role there. Never a password hash.
  */
-import { and, count, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
-import { memberships, namespaces, users } from '../../store/schema'
+import { and, count, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm'
+import { memberships, namespaces, passwordResets, users } from '../../store/schema'
 import { type Deps, now } from '../deps'
 import { errors } from '../errors'
-import { revokeUserSessions } from '../identity/sessions'
+import { forgetCachedSessions, revokeUserSessions } from '../identity/sessions'
 import { userView } from '../identity/users'
 
 export interface UserListQuery {
@@ -55,13 +55,14 @@ export async function listUsers(deps: Pick<Deps, 'store'>, q: UserListQuery) {
 
 /**
  * Disables or enables an account (instance admins; `ref` is the user's id or e-mail). A disabled
- * user cannot sign in or ask for a password reset, and every session they hold ends now: their
+ * user cannot sign in or ask for a password reset (links already mailed die), and every session
+ * they hold ends now: their
  * access tokens and portal cookie are refused from the next request. Nobody disables their own
  * account, and the last enabled instance admin stays enabled, so the instance keeps an operator.
  */
 export async function setUserDisabled(deps: Pick<Deps, 'store' | 'now'>, actorUserId: string | null, ref: string, disabled: boolean) {
   const at = now(deps)
-  return deps.store.tx(async (tx) => {
+  const view = await deps.store.tx(async (tx) => {
     const [user] = await tx
       .select()
       .from(users)
@@ -79,7 +80,13 @@ export async function setUserDisabled(deps: Pick<Deps, 'store' | 'now'>, actorUs
     }
     if (user.disabled === disabled) return userView(user)
     await tx.update(users).set({ disabled, updatedAt: at }).where(eq(users.id, user.id))
-    if (disabled) await revokeUserSessions(tx, user.id, at)
+    if (disabled) {
+      await revokeUserSessions(tx, user.id, at)
+      await tx.update(passwordResets).set({ usedAt: at }).where(and(eq(passwordResets.userId, user.id), isNull(passwordResets.usedAt)))
+    }
     return userView({ ...user, disabled, updatedAt: at })
   })
+  // Again after the commit: a request in between may have cached the session as it was.
+  forgetCachedSessions()
+  return view
 }

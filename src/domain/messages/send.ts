@@ -186,7 +186,12 @@ async function accept(
   // No read of the key up front: a repeated request is rare, and the write below finds it anyway
   // (one SELECT less per send; docs/performance.md).
   if (idem) {
-    if (inFlight.has(flightKey)) throw errors.idempotencyInFlight()
+    if (inFlight.has(flightKey)) {
+      // Repeats of a request that finished long ago, arriving together: answered from the store.
+      const seen = await findIdempotent(deps.store.read, namespaceId, idem.key, at)
+      if (seen) return replay(seen, idem.requestHash)
+      throw errors.idempotencyInFlight()
+    }
     inFlight.add(flightKey)
   }
   try {

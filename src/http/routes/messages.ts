@@ -3,10 +3,12 @@ import { createHash } from 'node:crypto'
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { Deps } from '../../domain/deps'
+import { errors } from '../../domain/errors'
 import { listMessagesSchema, sendBatchSchema, sendMessageSchema } from '../../domain/messages/input'
 import { cancelMessage, getMessage, listMessages } from '../../domain/messages/query'
 import { type Accepted, sendMessage, sendMessages } from '../../domain/messages/send'
 import type { Principal } from '../../domain/identity/principal'
+import { nestedDeeperThan } from '../../lib/json-depth'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
 import {
@@ -51,6 +53,16 @@ function sortedKeys(_key: string, value: unknown): unknown {
     }
   }
   return value
+}
+
+/** Deeper than any message needs (a WhatsApp template's components nest ~5 levels). */
+export const MAX_SEND_DEPTH = 32
+
+/** A validated send body that nests too deep is refused before anything walks it. */
+export function checkSendDepth(body: unknown): void {
+  if (nestedDeeperThan(body, MAX_SEND_DEPTH)) {
+    throw errors.validation(`(body): is nested more than ${MAX_SEND_DEPTH} levels deep`, [{ field: '(body)', message: `is nested more than ${MAX_SEND_DEPTH} levels deep` }])
+  }
 }
 
 /**
@@ -152,11 +164,13 @@ export function messagesRoutes(deps: Deps) {
   return new OpenAPIHono<AppEnv>()
     .openapi(send, async (c) => {
       const body = c.req.valid('json')
+      checkSendDepth(body)
       const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c.req.header('idempotency-key'), c.req.routePath, body) }
       return answer(c, await sendMessage(deps, c.get('namespaceId'), body, ctx))
     })
     .openapi(batch, async (c) => {
       const body = c.req.valid('json')
+      checkSendDepth(body)
       const ctx = { applicationId: applicationOf(c.get('principal')), idempotency: idempotencyOf(c.req.header('idempotency-key'), c.req.routePath, body) }
       return answer(c, await sendMessages(deps, c.get('namespaceId'), body.messages, ctx))
     })
