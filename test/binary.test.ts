@@ -141,12 +141,13 @@ function randomToken(chars: number): string {
  * A directory with the binary and an omnigate.toml declaring namespace "acme" with `channels`
  * (TOML) and an application key; the environment the binary needs for it, and the key.
  */
-function acmeInstall(channels: string): { dir: string; env: Record<string, string>; key: string } {
+function acmeInstall(channels: string, extra = ''): { dir: string; env: Record<string, string>; key: string } {
   const dir = installBinary()
   const env = { TEST_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'), ACME_KEY: randomToken(32) }
   writeFileSync(
     join(dir, 'omnigate.toml'),
-    `[security]
+    `${extra}
+[security]
 master_key = "\${TEST_MASTER_KEY}"
 allow_private_network = true
 
@@ -349,6 +350,35 @@ address = "noreply@acme.example"
     } finally {
       await smtp.stop()
     }
+  })
+
+  test('the WAL checkpoint thread runs in the binary once the store is written to in earnest', async () => {
+    const { dir, env, key } = acmeInstall(
+      `
+[[namespaces.channels]]
+name = "sb"
+type = "sandbox"
+`,
+      `[admin]\nemail = "ops@example.com"\npassword = "\${ADMIN_PASSWORD}"\n`,
+    )
+    const bin = startBinary(dir, ['serve', '--config', 'omnigate.toml'], { ...env, ADMIN_PASSWORD: 'binary admin password' })
+    await ready(bin)
+    const login = await fetch(`${bin.url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ops@example.com', password: 'binary admin password' }) })
+    expect(login.status).toBe(200)
+    const admin = ((await login.json()) as { access_token: string }).access_token
+    const checkpoints = async () => ((await (await api(bin, admin, 'GET', '/v1/system')).json()) as { store: { checkpoints: { thread: string; runs: number; error: string | null } } }).store.checkpoints
+    expect((await checkpoints()).thread).toBe('not started')
+    // One commit per send: past the hundred after which checkpoints move to their thread.
+    for (let i = 0; i < 120; i++) {
+      const res = await api(bin, key, 'POST', '/v1/namespaces/acme/messages', { channel: 'sb', to: `u${i}@example.com`, content: { text: 'hi' } })
+      expect(res.status).toBe(202)
+    }
+    const state = await waitFor('a checkpoint on the thread', bin, async () => {
+      const c = await checkpoints()
+      return c.runs > 0 && c
+    })
+    expect(state).toMatchObject({ thread: 'running', error: null })
+    expect(await bin.stop()).toBe(0)
   })
 
   test('config check names the bad key and exits non-zero', () => {
