@@ -30,6 +30,33 @@ const storedIn = (namespaceId: string) =>
 
 afterEach(() => gw.close())
 
+/** Holds the next store write until released: the request making it stays in flight. */
+function holdFirstWrite() {
+  const store = gw.deps.store
+  const write = store.write.bind(store)
+  let reachedWrite!: () => void
+  let release!: () => void
+  const reached = new Promise<void>((resolve) => (reachedWrite = resolve))
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let held = false
+  store.write = (async (fn: Parameters<typeof write>[0]) => {
+    if (!held) {
+      held = true
+      reachedWrite()
+      await gate
+    }
+    return write(fn)
+  }) as typeof store.write
+  return {
+    reached,
+    release,
+    restore() {
+      release()
+      store.write = write
+    },
+  }
+}
+
 describe('sending one message', () => {
   beforeEach(() => start())
 
@@ -376,31 +403,16 @@ describe('Idempotency-Key', () => {
 
   test('a request whose key is still in flight is 409 idempotency_key_in_flight; after it, a replay', async () => {
     // The first request is held at its commit, so it is certainly in flight when the second arrives.
-    const store = gw.deps.store
-    const write = store.write.bind(store)
-    let reachedCommit!: () => void
-    let release!: () => void
-    const atCommit = new Promise<void>((resolve) => (reachedCommit = resolve))
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    let held = false
-    store.write = (async (fn: Parameters<typeof write>[0]) => {
-      if (!held) {
-        held = true
-        reachedCommit()
-        await gate
-      }
-      return write(fn)
-    }) as typeof store.write
+    const hold = holdFirstWrite()
     const headers = { 'idempotency-key': 'slow' }
     try {
       const first = send(hello, headers)
-      await atCommit
+      await hold.reached
       await expectProblem(await send(hello, headers), 409, 'idempotency_key_in_flight')
-      release()
+      hold.release()
       expect((await first).status).toBe(202)
     } finally {
-      release()
-      store.write = write
+      hold.restore()
     }
     const replay = await send(hello, headers)
     expect(replay.status).toBe(202)
@@ -414,34 +426,18 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(202)
     const { id } = (await first.json()) as { id: string }
     // The first repeat is held at its write, so it is in flight when the second arrives.
-    const store = gw.deps.store
-    const write = store.write.bind(store)
-    let reachedWrite!: () => void
-    let release!: () => void
-    const atWrite = new Promise<void>((resolve) => (reachedWrite = resolve))
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    let held = false
-    store.write = (async (fn: Parameters<typeof write>[0]) => {
-      if (!held) {
-        held = true
-        reachedWrite()
-        await gate
-      }
-      return write(fn)
-    }) as typeof store.write
+    const hold = holdFirstWrite()
     try {
       const repeat = send(hello, headers)
-      await atWrite
+      await hold.reached
       const second = await send(hello, headers)
       expect(second.status).toBe(202)
       expect(second.headers.get('idempotent-replayed')).toBe('true')
       expect(((await second.json()) as { id: string }).id).toBe(id)
-      release()
-      const held = await repeat
-      expect(held.headers.get('idempotent-replayed')).toBe('true')
+      hold.release()
+      expect((await repeat).headers.get('idempotent-replayed')).toBe('true')
     } finally {
-      release()
-      store.write = write
+      hold.restore()
     }
     expect(await storedIn(acme.namespaceId)).toHaveLength(1)
   })
