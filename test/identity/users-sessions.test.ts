@@ -10,9 +10,10 @@ import type { Deps } from '../../src/domain/deps'
 import { createApplication } from '../../src/domain/identity/applications'
 import { createApiKey } from '../../src/domain/identity/api-keys'
 import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
-import { sessions, users } from '../../src/store/schema'
+import { auditLog, sessions, users } from '../../src/store/schema'
 import { startSmtpSink, type SmtpSink } from '../fakes/smtp-server'
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
+import { expectProblem } from '../helpers/problems'
 
 // argon2 at full cost takes ~150 ms a hash: cheap parameters keep the file fast. The stored
 // format and the algorithm are the same.
@@ -157,6 +158,36 @@ describe('refresh and logout', () => {
     const again = await gw.app.request('/v1/auth/refresh', { method: 'POST', headers: { cookie: `og_session=${first.value}` } })
     expect(again.status).toBe(401)
     expect((await gw.app.request('/v1/auth/me', { headers: { cookie: `og_session=${second.value}` } })).status).toBe(200)
+  })
+
+  test('a rotated refresh token presented again later revokes the session (reuse); right after the rotation it is only refused', async () => {
+    const user = await makeUser(gw.deps, 'rita@example.com')
+    const refresh = (token: string) => gw.call('POST', '/v1/auth/refresh', null, { refresh_token: token })
+    const first = sessionCookie(await login('rita@example.com', PASSWORD))!.value
+    const second = ((await (await refresh(first)).json()) as { refresh_token: string }).refresh_token
+
+    // Within the grace (two tabs, a retry that lost its answer): refused, the session lives.
+    expect((await refresh(first)).status).toBe(401)
+    const third = (await (await refresh(second)).json()) as { access_token: string; refresh_token: string }
+    expect((await gw.call('GET', '/v1/auth/me', third.access_token)).status).toBe(200)
+
+    // Later, the token that `third` replaced comes back: a copy is in someone else's hands.
+    const realNow = gw.deps.now
+    gw.deps.now = () => Date.now() + 60_000
+    try {
+      await expectProblem(await refresh(second), 401, 'unauthorized')
+    } finally {
+      gw.deps.now = realNow
+    }
+    const [session] = await gw.deps.store.read.select().from(sessions).where(eq(sessions.userId, user.id))
+    expect(session!.revokedAt).not.toBeNull()
+    // Both holders lose it: the current refresh token and the access token minted from it.
+    expect((await refresh(third.refresh_token)).status).toBe(401)
+    expect((await gw.call('GET', '/v1/auth/me', third.access_token)).status).toBe(401)
+    const entries = await gw.deps.store.read.select().from(auditLog).where(eq(auditLog.resourceId, session!.id))
+    expect(entries.map((e) => [e.action, e.actorType, (e.detail as { user_id?: string }).user_id])).toEqual([['session revoked: refresh token reused', 'system', user.id]])
+    // A token never issued is just unknown: nothing is revoked.
+    expect((await refresh('ogs_never-issued-token')).status).toBe(401)
   })
 
   test('refresh by body answers with the next refresh token in the body', async () => {

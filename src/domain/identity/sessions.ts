@@ -22,6 +22,13 @@ export const SESSION_COOKIE = 'og_session'
 const REFRESH_PREFIX = 'ogs_'
 /** A logout in another process is seen within this long. */
 const SESSION_CACHE_TTL_MS = 1000
+/**
+ * A refresh token presented again after it was rotated is a stolen copy being used (OAuth 2.0
+ * Security BCP, refresh token rotation): the session is revoked. Within this long of the
+ * rotation it is more likely the same client twice (two tabs, a retry that lost its answer):
+ * refused, but the session lives.
+ */
+export const REFRESH_REUSE_GRACE_MS = 10_000
 const USER_AGENT_MAX = 512
 
 export type Session = typeof sessions.$inferSelect
@@ -76,6 +83,8 @@ export async function login(deps: Deps, input: { email: string; password: string
     id: newId('ses'),
     userId: user.id,
     refreshHash: hashRefresh(refreshToken),
+    previousRefreshHash: null,
+    rotatedAt: null,
     ip: input.ip ?? null,
     userAgent: input.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
     createdAt: at,
@@ -88,20 +97,44 @@ export async function login(deps: Deps, input: { email: string; password: string
   return { sessionId: row.id, userId: user.id, accessToken: token.token, expiresIn: token.expiresIn, refreshToken, sessionExpiresAt: row.expiresAt }
 }
 
-/** A live session's refresh token → a new access token and a new refresh token (the old one dies). */
-export async function refreshSession(deps: Deps, refreshToken: string): Promise<IssuedSession> {
+/**
+ * A live session's refresh token → a new access token and a new refresh token (the old one dies).
+ * The token it replaced, presented again later than REFRESH_REUSE_GRACE_MS, revokes the session.
+ */
+export async function refreshSession(deps: Deps, refreshToken: string, onReuse?: (sessionId: string, userId: string) => void): Promise<IssuedSession> {
   const at = now(deps)
   const next = newRefreshToken()
-  const session = await deps.store.tx(async (tx) => {
+  const presented = hashRefresh(refreshToken)
+  type Outcome = { session: Session; reused?: undefined } | { reused: Session; session?: undefined } | null
+  const outcome = await deps.store.tx(async (tx): Promise<Outcome> => {
     const [row] = await tx
       .select({ session: sessions, disabled: users.disabled })
       .from(sessions)
       .innerJoin(users, eq(users.id, sessions.userId))
-      .where(and(eq(sessions.refreshHash, hashRefresh(refreshToken)), isNull(sessions.revokedAt), gt(sessions.expiresAt, at)))
-    if (!row || row.disabled) return null
-    await tx.update(sessions).set({ refreshHash: hashRefresh(next), lastUsedAt: at }).where(eq(sessions.id, row.session.id))
-    return row.session
+      .where(and(eq(sessions.refreshHash, presented), isNull(sessions.revokedAt), gt(sessions.expiresAt, at)))
+    if (row && !row.disabled) {
+      await tx
+        .update(sessions)
+        .set({ refreshHash: hashRefresh(next), previousRefreshHash: presented, rotatedAt: at, lastUsedAt: at })
+        .where(eq(sessions.id, row.session.id))
+      return { session: row.session }
+    }
+    if (row) return null
+    const [rotated] = await tx
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.previousRefreshHash, presented), isNull(sessions.revokedAt)))
+    if (rotated && at - (rotated.rotatedAt ?? 0) > REFRESH_REUSE_GRACE_MS) {
+      await tx.update(sessions).set({ revokedAt: at }).where(eq(sessions.id, rotated.id))
+      return { reused: rotated }
+    }
+    return null
   })
+  if (outcome?.reused) {
+    forgetCachedSessions()
+    onReuse?.(outcome.reused.id, outcome.reused.userId)
+  }
+  const session = outcome?.session ?? null
   if (!session) throw errors.unauthorized('the session is unknown, expired or logged out; log in again')
   cookieCache.clear()
   const token = await accessToken(deps, session.userId, session.id)

@@ -125,10 +125,25 @@ export function authRoutes(deps: Deps) {
       const fromBody = c.req.valid('json').refresh_token
       const refreshToken = fromBody ?? getCookie(c, SESSION_COOKIE)
       if (!refreshToken) throw errors.unauthorized('send the og_session cookie or {"refresh_token": …}')
+      let reused: { sessionId: string; userId: string } | null = null
       try {
-        return issue(c, await refreshSession(deps, refreshToken), fromBody !== undefined)
+        return issue(c, await refreshSession(deps, refreshToken, (sessionId, userId) => (reused = { sessionId, userId })), fromBody !== undefined)
       } catch (error) {
         if (fromBody === undefined) clearCookie(c)
+        // A rotated refresh token came back: someone holds a copy. The session is revoked; the
+        // audit log says so (the answer does not: it is the usual 401).
+        const stolen = reused as { sessionId: string; userId: string } | null
+        if (stolen) {
+          await recordAudit(deps.store, {
+            namespaceId: null,
+            actor: { type: 'system', id: null },
+            action: 'session revoked: refresh token reused',
+            resource: { type: 'session', id: stolen.sessionId },
+            ip: requestClientIp(c, deps),
+            detail: { user_id: stolen.userId },
+            at: now(deps),
+          })
+        }
         throw error
       }
     })

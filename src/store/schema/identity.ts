@@ -60,6 +60,9 @@ export const sessions = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     refreshHash: text('refresh_hash').notNull().unique(),
+    /** The refresh token this one replaced, and when: a rotated token presented again is reuse. */
+    previousRefreshHash: text('previous_refresh_hash'),
+    rotatedAt: integer('rotated_at'),
     ip: text('ip'),
     userAgent: text('user_agent'),
     createdAt: integer('created_at').notNull(),
@@ -67,7 +70,7 @@ export const sessions = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
     revokedAt: integer('revoked_at'),
   },
-  (t) => [index('sessions_user').on(t.userId)],
+  (t) => [index('sessions_user').on(t.userId), index('sessions_previous_refresh').on(t.previousRefreshHash)],
 )
 
 export const passwordResets = sqliteTable('password_resets', {
