@@ -7,6 +7,7 @@ import type { Deps } from './domain/deps'
 import { ensureDemoNamespace } from './domain/namespaces/demo'
 import { Engine } from './engine/engine'
 import { openGateway, StartupError } from './gateway'
+import { flushKeyUsage } from './domain/identity/api-keys'
 import { createApp } from './http/app'
 import type { Logger } from './lib/log'
 
@@ -68,6 +69,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         log.info('shutting down')
         await server.stop()
         await engine?.stop()
+        // The API keys' "last used" noted since the last minute's write.
+        await flushKeyUsage(deps).catch((error) => log.warn('API key usage not recorded', { error: String(error) }))
         await deps.store.close()
         log.info('stopped')
       })()

@@ -101,7 +101,7 @@ export function registerNamespaces(program: Command): void {
         const views = rows.map(apiKeyView)
         printTable(
           globals(cmd),
-          views.map((v) => ({ id: v.id, prefix: v.prefix, name: v.name, scopes: v.scopes.length, revoked: v.revoked_at, expires: v.expires_at })),
+          views.map((v) => ({ id: v.id, prefix: v.prefix, name: v.name, scopes: v.scopes.length, revoked: v.revoked_at, expires: v.expires_at, last_used: v.last_used_at })),
           views,
         )
       }),

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
 import { listAudit } from '../../src/domain/audit'
-import { createApiKey } from '../../src/domain/identity/api-keys'
+import { createApiKey, flushKeyUsage } from '../../src/domain/identity/api-keys'
 import { createApplication } from '../../src/domain/identity/applications'
 import { createClient } from '../../src/domain/identity/clients'
 import { insertMembership } from '../../src/domain/identity/members'
@@ -104,6 +104,13 @@ describe('API keys', () => {
     expect(again.html).not.toContain(secret)
     expect(again.html).toContain(secret.slice(0, 12))
     expect(again.html).toContain('messages:read, channels:read')
+    // "Last used": written at the minute's flush (here, at once), then shown on the key's row.
+    expect(again.html).toContain('<th>Last used</th>')
+    await flushKeyUsage(gw.deps)
+    const used = (await gw.deps.store.read.select().from(apiKeys).where(eq(apiKeys.id, row.id)))[0]!.lastUsedAt!
+    expect(used).toBeGreaterThan(0)
+    const after = await dev.get(`/portal/ns/acme/applications/${appId}`)
+    expect(after.html).toContain(`<time datetime="${new Date(used).toISOString()}">`)
   })
 
   test('bad fields are named next to them and nothing is created', async () => {

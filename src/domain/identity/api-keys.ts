@@ -9,7 +9,8 @@ import { API_KEY_MIN_SECRET_CHARS, API_KEY_PREFIX, apiKeyLookup, isWellFormedApi
 import { newId } from '../../lib/ids'
 import { TtlCache } from '../../lib/ttl-cache'
 import { apiKeys, applications, namespaces } from '../../store/schema'
-import type { Db } from '../../store/store'
+import { run } from '../../store/raw'
+import type { Db, Store } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
 import type { ApplicationPrincipal } from './principal'
@@ -36,6 +37,7 @@ export function apiKeyView(key: ApiKey) {
     scopes: key.scopes,
     expires_at: key.expiresAt ? new Date(key.expiresAt).toISOString() : null,
     revoked_at: key.revokedAt ? new Date(key.revokedAt).toISOString() : null,
+    last_used_at: key.lastUsedAt ? new Date(key.lastUsedAt).toISOString() : null,
     created_at: new Date(key.createdAt).toISOString(),
   }
 }
@@ -156,6 +158,40 @@ export async function setApiKeyScopes(tx: Db, key: ApiKey, scopes: string[]): Pr
 
 const authCache = new TtlCache<ApplicationPrincipal | null>(AUTH_CACHE_TTL_MS)
 
+/**
+ * When each key was last used: noted in memory on every authentication and written at most once
+ * a minute per gateway (and at shutdown), so authenticating a request writes nothing.
+ */
+const USAGE_FLUSH_MS = 60_000
+const usage = new WeakMap<Store, { pending: Map<string, number>; timer: ReturnType<typeof setTimeout> | null }>()
+
+function noteKeyUsed(deps: Pick<Deps, 'store'>, keyId: string, at: number): void {
+  let buffer = usage.get(deps.store)
+  if (!buffer) usage.set(deps.store, (buffer = { pending: new Map(), timer: null }))
+  buffer.pending.set(keyId, at)
+  if (buffer.timer === null) {
+    // A store closed meanwhile refuses the write: that minute of "last used" is lost, nothing else.
+    buffer.timer = setTimeout(() => void flushKeyUsage(deps).catch(() => {}), USAGE_FLUSH_MS)
+    buffer.timer.unref()
+  }
+}
+
+const RECORD_USE = 'UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'
+
+/** Writes the noted uses now (the minute's flush, and at shutdown). */
+export async function flushKeyUsage(deps: Pick<Deps, 'store'>): Promise<void> {
+  const buffer = usage.get(deps.store)
+  if (!buffer) return
+  if (buffer.timer !== null) clearTimeout(buffer.timer)
+  buffer.timer = null
+  if (buffer.pending.size === 0) return
+  const uses = [...buffer.pending]
+  buffer.pending.clear()
+  await deps.store.write(async (tx) => {
+    for (const [id, at] of uses) await run(tx, RECORD_USE, [at, id, at])
+  })
+}
+
 /** The principal for a bearer API key, or null when it is unknown, revoked or expired. */
 export async function authenticateApiKey(deps: Deps, secret: string): Promise<ApplicationPrincipal | null> {
   if (!isWellFormedApiKey(secret)) return null
@@ -164,7 +200,13 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Ap
   const cacheKey = digest.toString('base64')
   const cached = authCache.get(cacheKey)
   // A cached key still expires on time; only revocation may lag by the cache's TTL.
-  if (cached !== undefined) return cached && cached.expiresAt !== null && cached.expiresAt <= now(deps) ? null : cached
+  if (cached !== undefined) {
+    if (!cached) return null
+    const at = now(deps)
+    if (cached.expiresAt !== null && cached.expiresAt <= at) return null
+    noteKeyUsed(deps, cached.credentialId, at)
+    return cached
+  }
   const lookup = apiKeyLookup(secret)
   const rows = await deps.store.read
     .select({ key: apiKeys, slug: namespaces.slug, nsStatus: namespaces.status })
@@ -191,5 +233,6 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Ap
       }
     : null
   authCache.set(cacheKey, principal)
+  if (principal) noteKeyUsed(deps, principal.credentialId, at)
   return principal
 }

@@ -45,6 +45,7 @@ const keySchema = z
     scopes: z.array(z.string()),
     expires_at: z.string().nullable(),
     revoked_at: z.string().nullable(),
+    last_used_at: z.string().nullable().openapi({ description: 'When a request last authenticated with it (written within a minute; null: never)' }),
     created_at: z.string(),
   })
   .openapi('ApiKey')

@@ -136,6 +136,7 @@ function CredentialTable(props: { c: Context<PortalEnv>; app: Application; kind:
             <th>Scopes</th>
             <th>Created</th>
             <th>Expires</th>
+            {kind === 'key' ? <th>Last used</th> : null}
             <th>Status</th>
             <th>
               <span class="visually-hidden">Actions</span>
@@ -154,6 +155,7 @@ function CredentialTable(props: { c: Context<PortalEnv>; app: Application; kind:
                   <Time at={row.createdAt} />
                 </td>
                 <td>{row.expiresAt === null ? <span class="muted">never</span> : <Time at={row.expiresAt} />}</td>
+                {kind === 'key' ? <td>{(row as ApiKey).lastUsedAt === null ? <span class="muted">never</span> : <Time at={(row as ApiKey).lastUsedAt!} />}</td> : null}
                 <td>{credentialStatus(row, props.at)}</td>
                 <td>
                   {row.revokedAt === null && can(c, 'apps:write') ? (
