@@ -55,6 +55,32 @@ describe('applications', () => {
     expect(list.html).toContain('New application')
   })
 
+  test('renamed and described from its page; a taken or empty name is named next to the field and nothing changes', async () => {
+    const page = await dev.get(`/portal/ns/acme/applications/${appId}`)
+    expect(page.html).toContain('aria-label="Application settings"')
+    expect(page.html).toContain('value="billing"')
+    const saved = await dev.post(`/portal/ns/acme/applications/${appId}/edit`, { name: 'billing-v2', description: 'Invoices and receipts' })
+    expect(saved.res.status).toBe(303)
+    expect(saved.res.headers.get('location')).toBe(`/portal/ns/acme/applications/${appId}?notice=app-saved`)
+    let row = (await appsIn(acme.namespaceId)).find((a) => a.id === appId)!
+    expect([row.name, row.description]).toEqual(['billing-v2', 'Invoices and receipts'])
+    expect((await dev.get(`/portal/ns/acme/applications/${appId}?notice=app-saved`)).html).toContain('The application is saved.')
+
+    await dev.post('/portal/ns/acme/applications', { name: 'taken-name' })
+    const taken = await dev.post(`/portal/ns/acme/applications/${appId}/edit`, { name: 'taken-name', description: '' })
+    expect(taken.res.status).toBe(409)
+    expect(fieldError(taken.html, 'name')).toContain('already exists')
+    const empty = await dev.post(`/portal/ns/acme/applications/${appId}/edit`, { name: ' ', description: 'x' })
+    expect(empty.res.status).toBe(422)
+    expect(fieldError(empty.html, 'name')).toBe('is required')
+    row = (await appsIn(acme.namespaceId)).find((a) => a.id === appId)!
+    expect([row.name, row.description]).toEqual(['billing-v2', 'Invoices and receipts'])
+    // Back to the name the other tests use; an emptied description is cleared.
+    expect((await dev.post(`/portal/ns/acme/applications/${appId}/edit`, { name: 'billing', description: '' })).res.status).toBe(303)
+    row = (await appsIn(acme.namespaceId)).find((a) => a.id === appId)!
+    expect([row.name, row.description]).toEqual(['billing', ''])
+  })
+
   test('an empty or taken name is named next to the field, nothing created', async () => {
     const before = (await appsIn(acme.namespaceId)).length
     const empty = await dev.post('/portal/ns/acme/applications', { name: '  ', description: 'kept' })
@@ -207,6 +233,7 @@ describe('a viewer', () => {
     expect(detail.html).not.toContain('Create API key')
     expect(detail.html).not.toContain('>Revoke<')
     expect(detail.html).not.toContain('Delete application')
+    expect(detail.html).not.toContain('Application settings')
   })
 
   test('is refused a hand-made POST (403) and nothing changes', async () => {
@@ -217,6 +244,7 @@ describe('a viewer', () => {
       [`/portal/ns/acme/applications/${appId}/keys`, { key_scopes: 'messages:read' }],
       [`/portal/ns/acme/applications/${appId}/keys/${key.id}/revoke`, {}],
       [`/portal/ns/acme/applications/${appId}/delete`, {}],
+      [`/portal/ns/acme/applications/${appId}/edit`, { name: 'renamed' }],
     ] as const) {
       const res = await viewer.post(path, fields)
       expect(res.res.status, path).toBe(403)

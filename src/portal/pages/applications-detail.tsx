@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { type Deps, now } from '../../domain/deps'
 import { invalidField } from '../../domain/errors'
 import { type ApiKey, apiKeyView, createApiKey, listApiKeys, revokeApiKey } from '../../domain/identity/api-keys'
-import { type Application, deleteApplication, getApplication } from '../../domain/identity/applications'
+import { type Application, deleteApplication, getApplication, updateApplication } from '../../domain/identity/applications'
 import { clientView, createClient, listClients, type OAuthClient, revokeClient } from '../../domain/identity/clients'
 import { ALL_SCOPES } from '../../domain/identity/scopes'
 import { can, nsUrl, requirePortalScope } from '../access'
@@ -22,6 +22,7 @@ import { render } from '../layout'
 /** Fixed notices a redirect may ask for (never text from the URL). */
 export const APP_NOTICES: Record<string, string> = {
   'app-deleted': 'The application is deleted; its keys and clients no longer work.',
+  'app-saved': 'The application is saved.',
   'key-revoked': 'The API key is revoked: it no longer works.',
   'client-revoked': 'The OAuth client is revoked: it gets no new tokens, and its tokens no longer work.',
 }
@@ -58,6 +59,7 @@ interface Created {
 }
 
 interface Forms {
+  app?: FormState
   key?: FormState
   client?: FormState
   scopes?: { key?: string[]; client?: string[] }
@@ -88,6 +90,32 @@ function ScopeChecks(props: { c: Context<PortalEnv>; kind: Kind; state?: FormSta
         </p>
       ) : null}
     </fieldset>
+  )
+}
+
+/** The API's rules for an application's name and description (src/http/routes/apps.ts `appInput`). */
+export const applicationInput = z.strictObject({
+  name: z.string().trim().min(1, 'is required').max(100),
+  description: z.string().max(500).optional(),
+})
+export const APP_FIELDS = ['name', 'description'] as const
+
+/** `name` and `description` of a posted form, checked as the API checks them. */
+export function readApplicationForm(values: Record<string, string>) {
+  const { description, ...rest } = values
+  // Every posted field goes to the schema: an unknown one is refused, as by the API.
+  return applicationInput.parse({ ...rest, name: values.name ?? '', ...(description?.trim() ? { description: description.trim() } : {}) })
+}
+
+function EditForm(props: { c: Context<PortalEnv>; app: Application; state?: FormState }) {
+  const state = props.state ?? emptyForm({ name: props.app.name, description: props.app.description })
+  return (
+    <PostForm action={nsUrl(props.c, `/applications/${props.app.id}/edit`)} csrf={props.c.get('csrfToken')} state={state} class="panel" label="Application settings">
+      <h2>Settings</h2>
+      <Field name="name" label="Name" state={state} hint="Unique in this namespace." />
+      <Field name="description" label="Description" state={state} hint="Optional: what it is for." />
+      <button type="submit">Save</button>
+    </PostForm>
   )
 }
 
@@ -246,6 +274,7 @@ export function applicationDetailPages(deps: Deps) {
         <p class="hint">Client credentials (RFC 6749 §4.4): a program exchanges its id and secret for short-lived access tokens.</p>
         <CredentialTable c={c} app={app} kind="client" rows={clients} at={at} />
         {writable ? <CredentialForm c={c} app={app} kind="client" state={forms.client} checked={forms.scopes?.client ?? []} /> : null}
+        {writable ? <EditForm c={c} app={app} state={forms.app} /> : null}
         {writable ? (
           <section class="panel danger-zone">
             <h2>Delete this application</h2>
@@ -303,6 +332,24 @@ export function applicationDetailPages(deps: Deps) {
       return c.redirect(nsUrl(c, `/applications/${application.id}?notice=${kind}-revoked`), 303)
     })
   }
+
+  app.post('/:app/edit', async (c) => {
+    requirePortalScope(c, 'apps:write')
+    const application = await appOf(c)
+    const values = await readForm(c)
+    try {
+      const input = readApplicationForm(values)
+      // An emptied description is cleared, as the form shows it.
+      await updateApplication(deps, c.get('access').namespaceId, application.id, { name: input.name, description: input.description ?? '' })
+      await auditPortal(deps, c, { resource: { type: 'application', id: application.id } })
+      return c.redirect(nsUrl(c, `/applications/${application.id}?notice=app-saved`), 303)
+    } catch (error) {
+      const { state, status } = formFailure(error, values, { fields: APP_FIELDS })
+      // A taken name is a conflict about the name: say so next to it.
+      const named = status === 409 && state.message ? { ...state, errors: { name: state.message }, message: undefined } : state
+      return detailPage(c, application, { forms: { app: named }, status })
+    }
+  })
 
   app.post('/:app/delete', async (c) => {
     requirePortalScope(c, 'apps:write')

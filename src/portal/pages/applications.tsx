@@ -4,7 +4,6 @@
  * clients are in applications-detail.tsx.
  */
 import { Hono, type Context } from 'hono'
-import { z } from 'zod'
 import type { Deps } from '../../domain/deps'
 import { listApiKeys } from '../../domain/identity/api-keys'
 import { applicationView, createApplication, listApplications } from '../../domain/identity/applications'
@@ -15,14 +14,8 @@ import { EmptyState, Field, PostForm, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, type FormState, formFailure, readForm } from '../forms'
 import { render } from '../layout'
-import { applicationDetailPages, Notice } from './applications-detail'
+import { APP_FIELDS, applicationDetailPages, Notice, readApplicationForm } from './applications-detail'
 
-/** The API's rules for an application (src/http/routes/apps.ts `appInput`). */
-const newApplication = z.strictObject({
-  name: z.string().trim().min(1, 'is required').max(100),
-  description: z.string().max(500).optional(),
-})
-const APP_FIELDS = ['name', 'description'] as const
 
 type Row = ReturnType<typeof applicationView> & { keys: number; clients: number }
 
@@ -106,9 +99,7 @@ export function applicationsPages(deps: Deps) {
     requirePortalScope(c, 'apps:write')
     const values = await readForm(c)
     try {
-      const { description, ...rest } = values
-      // Every posted field goes to the schema: an unknown one is refused, as by the API.
-      const input = newApplication.parse({ ...rest, name: values.name ?? '', ...(description?.trim() ? { description: description.trim() } : {}) })
+      const input = readApplicationForm(values)
       const row = await createApplication(deps, c.get('access').namespaceId, input)
       await auditPortal(deps, c, { resource: { type: 'application', id: row.id } })
       return c.redirect(nsUrl(c, `/applications/${row.id}`), 303)
