@@ -22,9 +22,10 @@ import type { Logger } from '../lib/log'
 import { recordHttpRequest } from '../lib/metrics'
 import { runInRequest } from '../lib/request-context'
 import { zodFieldErrors } from '../lib/zod-errors'
+import { logRequest } from './middleware/access-log'
 import { problemResponse } from './middleware/errors'
 import { type LimitDecision, type RequestLimiter, setRateLimitHeaders } from './middleware/rate-limit'
-import { checkSendDepth, idempotencyHeader, idempotencyOf } from './routes/messages'
+import { applicationOf, checkSendDepth, idempotencyHeader, idempotencyOf } from './routes/messages'
 
 /** The routes as the router names them: in metrics, the access log and idempotency hashes. */
 export const SEND_ROUTE = '/v1/namespaces/:ns/messages'
@@ -89,13 +90,7 @@ async function serve(deps: Deps, opts: SendLaneOptions, request: Request, r: Lan
   response.headers.set('x-request-id', r.requestId)
   if (limit) setRateLimitHeaders(response.headers, limit.limit, limit.refused ? 0 : limit.remaining, limit.resetMs)
   if (opts.metrics) recordHttpRequest('POST', route, response.status, (performance.now() - started) / 1000)
-  opts.log.debug('request', {
-    method: 'POST',
-    route,
-    status: response.status,
-    ms: Math.round((performance.now() - started) * 10) / 10,
-    actor: principal ? (principal.kind === 'application' ? principal.applicationId : principal.userId) : null,
-  })
+  logRequest(opts.log, 'POST', route, response.status, started, principal)
   return response
 
   async function handle(): Promise<Response> {
@@ -118,7 +113,7 @@ async function serve(deps: Deps, opts: SendLaneOptions, request: Request, r: Lan
     } catch {
       throw errors.malformedJson('the request body is not valid JSON')
     }
-    const applicationId = principal.kind === 'application' ? principal.applicationId : null
+    const applicationId = applicationOf(principal)
     let accepted: Accepted
     // Synchronous parses: the schemas have no async refinement (zod throws if one is added).
     // As on the router: the depth check and the request hash are of the validated body.

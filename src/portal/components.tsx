@@ -21,12 +21,16 @@ export function PostForm(props: { action: string; csrf: string; state?: FormStat
   )
 }
 
-/** One button in a POST form of its own (cancel, sign out). */
-export function ActionButton(props: { action: string; csrf: string; label: string; class?: string }) {
+/**
+ * One button in a POST form of its own (cancel, sign out, delete). With `question`, the browser
+ * asks it first (portal.client.js reads `data-confirm`); `aria` names the button for a screen
+ * reader when its label alone is ambiguous in a table ("Remove" on every row).
+ */
+export function ActionButton(props: { action: string; csrf: string; label: string; class?: string; question?: string; aria?: string }) {
   return (
-    <form method="post" action={props.action} class="inline-form">
+    <form method="post" action={props.action} class="inline-form" data-confirm={props.question}>
       <input type="hidden" name={CSRF_FIELD} value={props.csrf} />
-      <button type="submit" class={props.class}>
+      <button type="submit" class={props.class} aria-label={props.aria}>
         {props.label}
       </button>
     </form>

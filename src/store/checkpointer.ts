@@ -121,8 +121,6 @@ export class Checkpointer {
     } else if (message.kind === 'error') {
       this.inFlight = false
       this.error = message.message ?? 'unknown error'
-    } else if (message.kind === 'closed' || message.kind === 'opened') {
-      // nothing to record
     }
     const waiters = this.waiters.splice(0)
     for (const wait of waiters) wait(message)

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import type { Principal } from '../../domain/identity/principal'
 import type { Logger } from '../../lib/log'
 import type { AppEnv } from '../env'
 
@@ -12,13 +13,17 @@ export function accessLog(log: Logger): MiddlewareHandler<AppEnv> {
   return async function accessLogMiddleware(c, next) {
     const started = performance.now()
     await next()
-    const principal = c.get('principal')
-    log.debug('request', {
-      method: c.req.method,
-      route: c.req.routePath,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-      actor: principal ? (principal.kind === 'application' ? principal.applicationId : principal.userId) : null,
-    })
+    logRequest(log, c.req.method, c.req.routePath, c.res.status, started, c.get('principal'))
   }
+}
+
+/** The access line itself (also written by the send lane, src/http/send-lane.ts). */
+export function logRequest(log: Logger, method: string, route: string, status: number, started: number, principal: Principal | undefined): void {
+  log.debug('request', {
+    method,
+    route,
+    status,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+    actor: principal ? (principal.kind === 'application' ? principal.applicationId : principal.userId) : null,
+  })
 }

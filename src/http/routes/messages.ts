@@ -76,7 +76,7 @@ export function idempotencyOf(key: string | undefined, route: string, body: unkn
   return { key, requestHash }
 }
 
-const applicationOf = (p: Principal) => (p.kind === 'application' ? p.applicationId : null)
+export const applicationOf = (p: Principal) => (p.kind === 'application' ? p.applicationId : null)
 
 function answer(c: Context, accepted: Accepted) {
   if (accepted.replayed) c.header('idempotent-replayed', 'true')

@@ -13,8 +13,7 @@ import { provisioningView } from '../../domain/provisioning/jobs'
 import { provisionByOperator } from '../../domain/provisioning/provision'
 import { PROVISION_REQUEST_WAIT_MS, provisionInput } from '../../http/routes/provision-admin'
 import { auditPortal } from '../audit'
-import { EmptyState, Field, PostForm, Select, StatusBadge, Time } from '../components'
-import { CSRF_FIELD } from '../csrf'
+import { ActionButton, EmptyState, Field, PostForm, Select, StatusBadge, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure, readForm } from '../forms'
 import { renderAdmin } from './admin-frame'
@@ -69,19 +68,9 @@ function NamespaceTable(props: { c: Context<PortalEnv>; rows: Namespace[] }) {
               </td>
               <td>
                 {ns.status === 'active' ? (
-                  <form method="post" action={`/portal/admin/namespaces/${encodeURIComponent(ns.slug)}/delete`} class="inline-form" data-confirm={`Delete the namespace ${ns.slug}? It is disabled now and all its data is purged after the grace period.`}>
-                    <input type="hidden" name={CSRF_FIELD} value={csrf} />
-                    <button type="submit" class="danger" aria-label={`Delete ${ns.slug}`}>
-                      Delete
-                    </button>
-                  </form>
+                  <ActionButton action={`/portal/admin/namespaces/${encodeURIComponent(ns.slug)}/delete`} csrf={csrf} label="Delete" class="danger" question={`Delete the namespace ${ns.slug}? It is disabled now and all its data is purged after the grace period.`} aria={`Delete ${ns.slug}`} />
                 ) : ns.status === 'disabled' ? (
-                  <form method="post" action={`/portal/admin/namespaces/${encodeURIComponent(ns.slug)}/restore`} class="inline-form">
-                    <input type="hidden" name={CSRF_FIELD} value={csrf} />
-                    <button type="submit" class="secondary" aria-label={`Restore ${ns.slug}`}>
-                      Restore
-                    </button>
-                  </form>
+                  <ActionButton action={`/portal/admin/namespaces/${encodeURIComponent(ns.slug)}/restore`} csrf={csrf} label="Restore" class="secondary" aria={`Restore ${ns.slug}`} />
                 ) : null}
               </td>
             </tr>

@@ -13,8 +13,7 @@ import { jobsOverview } from '../../http/routes/jobs-admin'
 import { userListQuery } from '../../http/routes/users'
 import { currentUser } from '../access'
 import { auditPortal } from '../audit'
-import { EmptyState, Field, Pager, StatusBadge, Time } from '../components'
-import { CSRF_FIELD } from '../csrf'
+import { ActionButton, EmptyState, Field, Pager, StatusBadge, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, formFailure } from '../forms'
 import { limitText, renderAdmin } from './admin-frame'
@@ -121,19 +120,9 @@ async function usersPage(deps: Deps, c: Context<PortalEnv>) {
                   </td>
                   <td>
                     {u.id === me ? null : u.disabled ? (
-                      <form method="post" action={`/portal/admin/users/${encodeURIComponent(u.id)}/enable`} class="inline-form">
-                        <input type="hidden" name={CSRF_FIELD} value={csrf} />
-                        <button type="submit" class="secondary" aria-label={`Enable ${u.email}`}>
-                          Enable
-                        </button>
-                      </form>
+                      <ActionButton action={`/portal/admin/users/${encodeURIComponent(u.id)}/enable`} csrf={csrf} label="Enable" class="secondary" aria={`Enable ${u.email}`} />
                     ) : (
-                      <form method="post" action={`/portal/admin/users/${encodeURIComponent(u.id)}/disable`} class="inline-form" data-confirm={`Disable ${u.email}? They cannot sign in, and their sessions end now.`}>
-                        <input type="hidden" name={CSRF_FIELD} value={csrf} />
-                        <button type="submit" class="danger" aria-label={`Disable ${u.email}`}>
-                          Disable
-                        </button>
-                      </form>
+                      <ActionButton action={`/portal/admin/users/${encodeURIComponent(u.id)}/disable`} csrf={csrf} label="Disable" class="danger" question={`Disable ${u.email}? They cannot sign in, and their sessions end now.`} aria={`Disable ${u.email}`} />
                     )}
                   </td>
                 </tr>

@@ -13,8 +13,7 @@ import { clientView, createClient, listClients, type OAuthClient, revokeClient }
 import { ALL_SCOPES } from '../../domain/identity/scopes'
 import { can, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
-import { EmptyState, Field, PostForm, Time } from '../components'
-import { CSRF_FIELD } from '../csrf'
+import { ActionButton, EmptyState, Field, PostForm, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure, readForm } from '../forms'
 import { render } from '../layout'
@@ -133,17 +132,6 @@ function CredentialForm(props: { c: Context<PortalEnv>; app: Application; kind: 
   )
 }
 
-function ConfirmButton(props: { action: string; csrf: string; label: string; question: string; aria?: string }) {
-  return (
-    <form method="post" action={props.action} class="inline-form" data-confirm={props.question}>
-      <input type="hidden" name={CSRF_FIELD} value={props.csrf} />
-      <button type="submit" class="danger" aria-label={props.aria}>
-        {props.label}
-      </button>
-    </form>
-  )
-}
-
 function credentialStatus(row: { revokedAt: number | null; expiresAt: number | null }, at: number) {
   if (row.revokedAt !== null) return <span class="badge status-failed">revoked</span>
   if (row.expiresAt !== null && row.expiresAt <= at) return <span class="badge status-expired">expired</span>
@@ -187,7 +175,8 @@ function CredentialTable(props: { c: Context<PortalEnv>; app: Application; kind:
                 <td>{credentialStatus(row, props.at)}</td>
                 <td>
                   {row.revokedAt === null && can(c, 'apps:write') ? (
-                    <ConfirmButton
+                    <ActionButton
+                      class="danger"
                       action={nsUrl(c, `/applications/${props.app.id}/${k.path}/${row.id}/revoke`)}
                       csrf={c.get('csrfToken')}
                       label="Revoke"
@@ -279,7 +268,7 @@ export function applicationDetailPages(deps: Deps) {
           <section class="panel danger-zone">
             <h2>Delete this application</h2>
             <p>Its API keys and OAuth clients stop working at once.</p>
-            <ConfirmButton action={nsUrl(c, `/applications/${app.id}/delete`)} csrf={c.get('csrfToken')} label="Delete application" question={`Delete the application ${app.name} and all its credentials?`} />
+            <ActionButton class="danger" action={nsUrl(c, `/applications/${app.id}/delete`)} csrf={c.get('csrfToken')} label="Delete application" question={`Delete the application ${app.name} and all its credentials?`} />
           </section>
         ) : null}
       </>,

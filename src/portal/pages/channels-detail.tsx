@@ -12,7 +12,6 @@ import { AppError } from '../../domain/errors'
 import { can, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
 import { ActionButton, StatusBadge, Time } from '../components'
-import { CSRF_FIELD } from '../csrf'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure, readForm } from '../forms'
 import { render } from '../layout'
@@ -54,12 +53,7 @@ function Actions(props: { c: Context<PortalEnv>; ch: ChannelView }) {
       </a>
       <ActionButton action={`${base}/test`} csrf={csrf} label="Test credentials" class="secondary" />
       {ch.status === 'paused' ? <ActionButton action={`${base}/resume`} csrf={csrf} label="Resume" class="secondary" /> : <ActionButton action={`${base}/pause`} csrf={csrf} label="Pause" class="secondary" />}
-      <form method="post" action={`${base}/delete`} class="inline-form" data-confirm={`Delete the channel ${ch.name}? This cannot be undone.`}>
-        <input type="hidden" name={CSRF_FIELD} value={csrf} />
-        <button type="submit" class="danger">
-          Delete
-        </button>
-      </form>
+      <ActionButton action={`${base}/delete`} csrf={csrf} label="Delete" class="danger" question={`Delete the channel ${ch.name}? This cannot be undone.`} />
     </div>
   )
 }

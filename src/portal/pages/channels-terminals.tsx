@@ -13,7 +13,6 @@ import { errors } from '../../domain/errors'
 import { can, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
 import { ActionButton, EmptyState, Field, PostForm } from '../components'
-import { CSRF_FIELD } from '../csrf'
 import type { PortalEnv } from '../env'
 import { emptyForm, type FormState, formFailure, readForm } from '../forms'
 import { render } from '../layout'
@@ -69,12 +68,7 @@ export function TerminalsSection(props: { c: Context<PortalEnv>; channelId: stri
                         Edit
                       </a>{' '}
                       {!t.isDefault ? <ActionButton action={`${base}/${t.id}/default`} csrf={csrf} label="Make default" class="secondary" /> : null}{' '}
-                      <form method="post" action={`${base}/${t.id}/delete`} class="inline-form" data-confirm={`Remove the terminal ${t.address}?`}>
-                        <input type="hidden" name={CSRF_FIELD} value={csrf} />
-                        <button type="submit" class="secondary" aria-label={`Remove terminal ${t.address}`}>
-                          Remove
-                        </button>
-                      </form>
+                      <ActionButton action={`${base}/${t.id}/delete`} csrf={csrf} label="Remove" class="secondary" question={`Remove the terminal ${t.address}?`} aria={`Remove terminal ${t.address}`} />
                     </td>
                   ) : null}
                 </tr>

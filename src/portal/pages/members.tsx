@@ -13,7 +13,7 @@ import { actsAsOwner, listMembers, type Member, type MemberActor, removeMember, 
 import { ROLES } from '../../domain/identity/roles'
 import { can, currentUser, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
-import { EmptyState, Field, PostForm, Select, Time } from '../components'
+import { ActionButton, EmptyState, Field, PostForm, Select, Time } from '../components'
 import { CSRF_FIELD } from '../csrf'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure, readForm } from '../forms'
@@ -91,12 +91,7 @@ function MemberRow(props: { c: Context<PortalEnv>; m: Member; rowError?: string 
       </td>
       <td>
         {controls ? (
-          <form method="post" action={nsUrl(c, `/members/${m.userId}/remove`)} class="inline-form" data-confirm={`Remove ${m.email} from this namespace?`}>
-            <input type="hidden" name={CSRF_FIELD} value={csrf} />
-            <button type="submit" class="danger" aria-label={`Remove ${m.email}`}>
-              Remove
-            </button>
-          </form>
+          <ActionButton action={nsUrl(c, `/members/${m.userId}/remove`)} csrf={csrf} label="Remove" class="danger" question={`Remove ${m.email} from this namespace?`} aria={`Remove ${m.email}`} />
         ) : null}
       </td>
     </tr>
@@ -136,12 +131,7 @@ function Invitations(props: { c: Context<PortalEnv>; deps: Deps; rows: ReturnTyp
               </td>
               <td>
                 {can(c, 'members:write') ? (
-                  <form method="post" action={nsUrl(c, `/members/invitations/${i.id}/revoke`)} class="inline-form" data-confirm={`Withdraw the invitation of ${i.email}?`}>
-                    <input type="hidden" name={CSRF_FIELD} value={c.get('csrfToken')} />
-                    <button type="submit" class="danger" aria-label={`Withdraw the invitation of ${i.email}`}>
-                      Withdraw
-                    </button>
-                  </form>
+                  <ActionButton action={nsUrl(c, `/members/invitations/${i.id}/revoke`)} csrf={c.get('csrfToken')} label="Withdraw" class="danger" question={`Withdraw the invitation of ${i.email}?`} aria={`Withdraw the invitation of ${i.email}`} />
                 ) : null}
               </td>
             </tr>

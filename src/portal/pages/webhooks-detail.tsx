@@ -9,7 +9,6 @@ import { deleteWebhook, getWebhook, openSecrets, rotateWebhookSecret, updateWebh
 import { can, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
 import { ActionButton, StatusBadge, Time } from '../components'
-import { CSRF_FIELD } from '../csrf'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure } from '../forms'
 import { render } from '../layout'
@@ -35,18 +34,8 @@ function Actions(props: { c: Context<PortalEnv>; hook: Webhook }) {
         Edit
       </a>
       {hook.enabled ? <ActionButton action={`${base}/disable`} csrf={csrf} label="Disable" class="secondary" /> : <ActionButton action={`${base}/enable`} csrf={csrf} label="Enable" class="secondary" />}
-      <form method="post" action={`${base}/rotate`} class="inline-form" data-confirm="Rotate the signing secret? The current one keeps signing beside the new one for 24 hours.">
-        <input type="hidden" name={CSRF_FIELD} value={csrf} />
-        <button type="submit" class="secondary">
-          Rotate secret
-        </button>
-      </form>
-      <form method="post" action={`${base}/delete`} class="inline-form" data-confirm="Delete this webhook and its delivery log? This cannot be undone.">
-        <input type="hidden" name={CSRF_FIELD} value={csrf} />
-        <button type="submit" class="danger">
-          Delete
-        </button>
-      </form>
+      <ActionButton action={`${base}/rotate`} csrf={csrf} label="Rotate secret" class="secondary" question="Rotate the signing secret? The current one keeps signing beside the new one for 24 hours." />
+      <ActionButton action={`${base}/delete`} csrf={csrf} label="Delete" class="danger" question="Delete this webhook and its delivery log? This cannot be undone." />
     </div>
   )
 }
