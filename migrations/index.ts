@@ -9,6 +9,7 @@ import m6 from './0006_analytics_provisioning.sql' with { type: 'text' }
 import m7 from './0007_rollups_without_rowid.sql' with { type: 'text' }
 import m8 from './0008_webhook_leased_index.sql' with { type: 'text' }
 import m9 from './0009_session_refresh_reuse.sql' with { type: 'text' }
+import m10 from './0010_idempotency_no_time_index.sql' with { type: 'text' }
 
 export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 0, tag: '0000_init', sql: m0 },
@@ -21,4 +22,5 @@ export const migrations: { idx: number; tag: string; sql: string }[] = [
   { idx: 7, tag: '0007_rollups_without_rowid', sql: m7 },
   { idx: 8, tag: '0008_webhook_leased_index', sql: m8 },
   { idx: 9, tag: '0009_session_refresh_reuse', sql: m9 },
+  { idx: 10, tag: '0010_idempotency_no_time_index', sql: m10 },
 ]

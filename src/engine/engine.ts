@@ -7,12 +7,12 @@ import type { Config } from '../config'
 import type { Deps } from '../domain/deps'
 import { evaluateChannelHealth } from '../domain/analytics/health'
 import { pruneMinuteRollups } from '../domain/analytics/rollups'
-import { IDEMPOTENCY_TTL_MS } from '../domain/messages/send'
+import { pruneIdempotencyKeys } from '../domain/messages/send'
 import { purgeDueNamespaces } from '../domain/provisioning/purge'
 import { applyRetention } from '../domain/retention'
 import type { Logger } from '../lib/log'
 import { outsideRequest } from '../lib/request-context'
-import { idempotencyKeys, pendingStatuses } from '../store/schema'
+import { pendingStatuses } from '../store/schema'
 import { Dispatcher } from './dispatcher'
 import { type JobInfo, JobRunner } from './jobs'
 import { InboundListeners } from './listeners'
@@ -82,8 +82,9 @@ export class Engine {
    * without starting anything. Each runs once across instances (a lease row in `job_runs`).
    */
   private defineJobs(): void {
-    this.job('idempotency-keys-cleanup', '17 * * * *', async () => {
-      await this.deps.store.write((tx) => tx.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, Date.now() - IDEMPOTENCY_TTL_MS)))
+    // In batches: an hour of keys at a busy gateway is millions of rows, too many for one write.
+    this.job('idempotency-keys-cleanup', '17 * * * *', async (signal) => {
+      await pruneIdempotencyKeys(this.deps.store, Date.now(), { signal })
     })
     this.job('pending-statuses-cleanup', '23 * * * *', async () => {
       // A report whose send never got recorded within a week will not be matched any more.

@@ -8,7 +8,7 @@ import { newId } from '../../lib/ids'
 import { urlProblem } from '../../lib/url-guard'
 import { zodFieldErrors } from '../../lib/zod-errors'
 import { all, runCounted } from '../../store/raw'
-import type { Db } from '../../store/store'
+import type { Db, Store } from '../../store/store'
 import { countNewMessages } from '../analytics/rollups'
 import { resolveChannel } from '../channels/resolve'
 import { type Deps, now } from '../deps'
@@ -161,6 +161,30 @@ const CLAIM_KEY =
 async function findIdempotent(db: Db, namespaceId: string, key: string, at: number) {
   const row = (await all<IdempotencyRow>(db, FIND_KEY, [namespaceId, key]))[0]
   return row && row.created_at > at - IDEMPOTENCY_TTL_MS ? row : undefined
+}
+
+/** Records removed per write by the cleanup: the write lock is held a few milliseconds at a time. */
+export const IDEMPOTENCY_PRUNE_BATCH = 1000
+/**
+ * The first rows in insertion order that have expired. Records are written in time order, so
+ * the expired ones lead; one taken over after expiry keeps its old place and is skipped.
+ */
+const PRUNE_KEYS =
+  'DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys ORDER BY rowid LIMIT ?) AND created_at < ?'
+
+/**
+ * Deletes the records older than the TTL, a batch per write, until a batch finds none. No index
+ * on the time: each insert pays one index less, and a batch reads only the rows it deletes.
+ */
+export async function pruneIdempotencyKeys(store: Store, at: number, opts: { batchSize?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const batchSize = opts.batchSize ?? IDEMPOTENCY_PRUNE_BATCH
+  let deleted = 0
+  while (!opts.signal?.aborted) {
+    const n = await store.write((tx) => runCounted(tx, PRUNE_KEYS, [batchSize, at - IDEMPOTENCY_TTL_MS]))
+    deleted += n
+    if (n === 0) break
+  }
+  return deleted
 }
 
 function replay(row: IdempotencyRow, requestHash: string): Accepted {

@@ -196,5 +196,6 @@ export const idempotencyKeys = sqliteTable(
     responseBody: text('response_body').notNull(),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [uniqueIndex('idempotency_ns_key').on(t.namespaceId, t.key), index('idempotency_created').on(t.createdAt)],
+  // No index on created_at: the cleanup deletes in insertion order (pruneIdempotencyKeys).
+  (t) => [uniqueIndex('idempotency_ns_key').on(t.namespaceId, t.key)],
 )
