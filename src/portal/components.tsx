@@ -5,6 +5,7 @@
 import type { Child } from 'hono/jsx'
 import { CSRF_FIELD } from './csrf'
 import type { FormState } from './forms'
+import { offsetField, pickerValue } from './local-time'
 
 /** A POST form with its CSRF token; the `form-message` above it says what went wrong as a whole. */
 export function PostForm(props: { action: string; csrf: string; state?: FormState; class?: string; label?: string; children?: Child }) {
@@ -96,6 +97,39 @@ export function Field(props: FieldProps) {
         aria-describedby={describedBy(props)}
       />
       <FieldNotes {...props} />
+    </div>
+  )
+}
+
+/**
+ * A date-and-time picker (local-time.ts): portal.client.js shows the time in the browser's zone,
+ * names that zone in the label and fills the hidden offset field; without script it is UTC, as
+ * the label says. A value no picker can show (typed into a URL by hand) stays a text box with
+ * that text, next to its error, so nothing typed is lost.
+ */
+export function DateTimeField(props: Omit<FieldProps, 'type' | 'autocomplete' | 'placeholder'>) {
+  const shown = pickerValue(props.state?.values ?? (props.value ? { [props.name]: props.value } : {}), props.name)
+  const error = props.state?.errors[props.name] ?? (shown.unreadable !== undefined ? 'is not a date and time' : undefined)
+  const state: FormState = { values: {}, errors: error ? { [props.name]: error } : {} }
+  return (
+    <div class={error ? 'field invalid' : 'field'}>
+      <label for={props.name}>
+        {props.label} <span class="zone" data-zone="">(UTC)</span>
+      </label>
+      <input
+        id={props.name}
+        name={props.name}
+        type={shown.unreadable !== undefined ? 'text' : 'datetime-local'}
+        step={shown.unreadable !== undefined ? undefined : 'any'}
+        value={shown.unreadable ?? shown.value}
+        data-local-time=""
+        data-instant={shown.instant}
+        required={props.required}
+        aria-invalid={error ? 'true' : undefined}
+        aria-describedby={describedBy({ ...props, state })}
+      />
+      <input type="hidden" name={offsetField(props.name)} value={shown.offset} />
+      <FieldNotes {...props} state={state} />
     </div>
   )
 }

@@ -4,6 +4,8 @@
  * portal, and the API refuses it; a viewer sees the keys but no control.
  */
 import { afterAll, expect } from 'bun:test'
+import { and, eq } from 'drizzle-orm'
+import { apiKeys, oauthClients } from '../../src/store/schema'
 import { startTestGateway } from '../helpers/gateway'
 import { browserTest, makeMember, signIn } from './browser'
 
@@ -61,6 +63,39 @@ browserTest('a developer creates and revokes an API key, and the API refuses the
   expect(await apiStatus(secret)).toBe(401)
   expect(consoleErrors).toEqual([] as string[])
 })
+
+browserTest(
+  "expiry times are picked in the browser's zone, each with the offset of its own day",
+  async ({ page, consoleErrors }) => {
+    await signIn(page, url, developer.email, developer.password)
+    await page.goto(`${url}/portal/ns/demo/applications`)
+    await page.getByRole('link', { name: 'test-app' }).click()
+    await page.waitForURL(/\/portal\/ns\/demo\/applications\/app_[0-9a-f]+$/)
+    const appId = new URL(page.url()).pathname.split('/').at(-1)!
+    // New York: UTC−5 in January, UTC−4 in July. Whatever today's offset, one of them differs from it.
+    const keyForm = page.getByRole('form', { name: 'New API key' })
+    expect(await keyForm.locator('label[for="key_expires_at"]').textContent()).toBe('Expires at (America/New_York)')
+    await keyForm.getByLabel('Name').fill('winter')
+    await keyForm.getByLabel('messages:read').check()
+    await keyForm.getByLabel('Expires at').fill('2031-01-15T08:00')
+    await keyForm.getByRole('button', { name: 'Create API key' }).click()
+    await page.waitForURL(/\/portal\/ns\/demo\/applications\/app_[0-9a-f]+$/)
+    await page.locator('#new-secret').waitFor()
+    const clientForm = page.getByRole('form', { name: 'New OAuth client' })
+    await clientForm.getByLabel('Name').fill('summer')
+    await clientForm.getByLabel('messages:send').check()
+    await clientForm.getByLabel('Expires at').fill('2031-07-15T08:00')
+    await clientForm.getByRole('button', { name: 'Create OAuth client' }).click()
+    await page.locator('#new-client-id').waitFor()
+    const [key] = await gw.deps.store.read.select().from(apiKeys).where(and(eq(apiKeys.applicationId, appId), eq(apiKeys.name, 'winter')))
+    expect(new Date(key!.expiresAt!).toISOString()).toBe('2031-01-15T13:00:00.000Z')
+    const [client] = await gw.deps.store.read.select().from(oauthClients).where(and(eq(oauthClients.applicationId, appId), eq(oauthClients.name, 'summer')))
+    expect(new Date(client!.expiresAt!).toISOString()).toBe('2031-07-15T12:00:00.000Z')
+    expect(consoleErrors).toEqual([] as string[])
+  },
+  60_000,
+  { timezoneId: 'America/New_York' },
+)
 
 browserTest('a viewer sees the applications and keys but no control, also on a phone-width screen', async ({ page, consoleErrors }) => {
   await page.setViewportSize({ width: 375, height: 800 })

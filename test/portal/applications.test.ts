@@ -165,6 +165,34 @@ describe('API keys', () => {
     expect(await count()).toBe(before)
   })
 
+  test("a picked expiry is stored as the instant in the browser's zone, or in UTC without its offset", async () => {
+    await dev.get(`/portal/ns/acme/applications/${appId}`)
+    const expiryOf = async (name: string, fields: Record<string, string>) => {
+      const res = await dev.post(`/portal/ns/acme/applications/${appId}/keys`, { key_name: name, key_scopes: 'messages:read', ...fields })
+      expect(res.res.status).toBe(200)
+      const row = (await gw.deps.store.read.select().from(apiKeys).where(and(eq(apiKeys.applicationId, appId), eq(apiKeys.name, name))))[0]!
+      return new Date(row.expiresAt!).toISOString()
+    }
+    // Midnight on New Year's Day in a UTC+1 zone (getTimezoneOffset -60) is 23:00 UTC the day before.
+    expect(await expiryOf('berlin', { key_expires_at: '2030-01-01T00:00', key_expires_at_tz_offset: '-60' })).toBe('2029-12-31T23:00:00.000Z')
+    expect(await expiryOf('no-script', { key_expires_at: '2030-01-01T00:00' })).toBe('2030-01-01T00:00:00.000Z')
+    expect(await expiryOf('api-style', { key_expires_at: '2030-01-01T00:00:00+01:00' })).toBe('2029-12-31T23:00:00.000Z')
+    // Sent back with an error, the picker keeps the time and its offset; an OAuth client's expiry has its own.
+    const failed = await dev.post(`/portal/ns/acme/applications/${appId}/keys`, { key_expires_at: '2030-01-01T00:00', key_expires_at_tz_offset: '-60' })
+    expect(failed.res.status).toBe(422)
+    expect(fieldError(failed.html, 'key_scopes')).toBe('choose at least one scope')
+    expect(failed.html).toContain('value="2030-01-01T00:00" data-local-time="" data-instant="2029-12-31T23:00:00.000Z"')
+    expect(failed.html).toContain('name="key_expires_at_tz_offset" value="-60"')
+    const client = await dev.post(`/portal/ns/acme/applications/${appId}/clients`, { client_name: 'picked', client_scopes: 'messages:send', client_expires_at: '2030-07-01T09:30', client_expires_at_tz_offset: '240' })
+    expect(client.res.status).toBe(200)
+    const clientRow = (await gw.deps.store.read.select().from(oauthClients).where(and(eq(oauthClients.applicationId, appId), eq(oauthClients.name, 'picked'))))[0]!
+    expect(new Date(clientRow.expiresAt!).toISOString()).toBe('2030-07-01T13:30:00.000Z')
+    // Another form's offset field is still an unknown field.
+    const stray = await dev.post(`/portal/ns/acme/applications/${appId}/keys`, { key_scopes: 'messages:read', client_expires_at_tz_offset: '60' })
+    expect(stray.res.status).toBe(422)
+    expect(formMessage(stray.html)).toContain('client_expires_at_tz_offset')
+  })
+
   test('revoked: the API refuses the key at once', async () => {
     const { key, secret } = await createApiKey(gw.deps, acme.namespaceId, { applicationId: appId, name: 'to-revoke' })
     expect((await gw.call('GET', '/v1/namespaces/acme/channels', secret)).status).toBe(200)

@@ -51,18 +51,23 @@ export interface BrowserTestContext {
 
 const fileName = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 120)
 
+/** What a test may set on its browser context: the time zone the browser believes it is in (`America/New_York`). */
+export interface BrowserTestOptions {
+  timezoneId?: string
+}
+
 /**
  * A browser test: a new context and page at a desktop size; on failure, a screenshot in
  * test/artifacts/<name>.png before the error is rethrown. Not registered without Chromium.
  */
-export function browserTest(name: string, body: (t: BrowserTestContext) => Promise<void>, timeoutMs = 60_000): void {
+export function browserTest(name: string, body: (t: BrowserTestContext) => Promise<void>, timeoutMs = 60_000, options: BrowserTestOptions = {}): void {
   if (!browserAvailable) return
   // Registered by each file that has browser tests, not only by the first one to import this module.
   afterAll(closeBrowser)
   test(
     name,
     async () => {
-      const context = await (await launchBrowser()).newContext({ viewport: { width: 1280, height: 900 } })
+      const context = await (await launchBrowser()).newContext({ viewport: { width: 1280, height: 900 }, ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}) })
       const page = await context.newPage()
       const consoleErrors: string[] = []
       page.on('console', (m) => {

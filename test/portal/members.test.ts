@@ -235,6 +235,14 @@ describe('the audit log', () => {
     expect(byActor.html).toContain('/members/{user}/role')
     expect(byActor.html).not.toContain(action)
 
+    // A picked time (datetime-local) with the browser's offset, here UTC+2 (-120); without it, the same wall clock is UTC.
+    const anHourBefore = new Date(at - 3_600_000 + 7_200_000).toISOString().slice(0, 16)
+    const picked = await admin.get(`/portal/ns/acme/members/audit?action=${encodeURIComponent(action)}&since=${anHourBefore}&since_tz_offset=-120`)
+    expect(picked.html).toContain('>ch_59<')
+    // The next page keeps the time with its offset.
+    expect(/href="([^"]+)">Older</.exec(picked.html)![1]).toContain(`since=${encodeURIComponent(anHourBefore)}&amp;since_tz_offset=-120`)
+    expect((await admin.get(`/portal/ns/acme/members/audit?action=${encodeURIComponent(action)}&since=${anHourBefore}`)).html).toContain('No entries match these filters')
+
     const bad = await admin.get('/portal/ns/acme/members/audit?since=yesterday')
     expect(bad.res.status).toBe(422)
     expect(fieldError(bad.html, 'since')).toContain('RFC 3339')

@@ -171,6 +171,26 @@ describe('the delivery log', () => {
     await eventually(async () => (await deliveriesOf(hookId))[0]!.attempts === 3)
   }, 20_000)
 
+  test("a picked time filters the log and recovers in the browser's zone, or in UTC without its offset", async () => {
+    const [delivery] = await deliveriesOf(hookId)
+    // An hour before the delivery, on a picker's wall clock in a UTC+2 zone (getTimezoneOffset -120).
+    const anHourBefore = new Date(delivery!.createdAt - 3_600_000 + 7_200_000).toISOString().slice(0, 16)
+    const shown = `id="delivery-${delivery!.id}"`
+    expect((await viewer.get(`/portal/ns/acme/webhooks/${hookId}?since=${anHourBefore}&since_tz_offset=-120`)).html).toContain(shown)
+    const asUtc = await viewer.get(`/portal/ns/acme/webhooks/${hookId}?since=${anHourBefore}`)
+    expect(asUtc.html).not.toContain(shown)
+    expect(asUtc.html).toContain('No deliveries match these filters')
+    // Read as UTC the time is after the failure: nothing to recover.
+    expect((await dev.post(`/portal/ns/acme/webhooks/${hookId}/recover`, { recover_since: anHourBefore })).location).toEndWith('?notice=recovered&count=0#deliveries')
+    const attempts = (await deliveriesOf(hookId))[0]!.attempts
+    const recovered = await dev.post(`/portal/ns/acme/webhooks/${hookId}/recover`, { recover_since: anHourBefore, recover_since_tz_offset: '-120' })
+    expect(recovered.location).toEndWith('?notice=recovered&count=1#deliveries')
+    await eventually(async () => {
+      const [row] = await deliveriesOf(hookId)
+      return row!.attempts === attempts + 1 && row!.status === 'failed'
+    })
+  })
+
   test('filters name a bad value next to the field; a disabled webhook refuses retry and recover on the page', async () => {
     const bad = await dev.get(`/portal/ns/acme/webhooks/${hookId}?status=lost`)
     expect(bad.status).toBe(422)

@@ -83,9 +83,61 @@
     })
   }
 
+  // Date-and-time pickers: <input type="datetime-local" data-local-time> holds a wall-clock time in
+  // this browser's zone; the hidden <name>_tz_offset beside it gets that zone's offset for the
+  // picked time (summer time included), so the server knows the instant. data-instant is the time
+  // the server already knows (a filter in the URL, a form sent back): shown here in local time.
+  var zone = ''
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '' } catch (e) { zone = '' }
+  var WALL_CLOCK = /^(\d{4,})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/
+  function pad(n, width) { return String(n).padStart(width || 2, '0') }
+  function wallClock(at) {
+    var seconds = at.getSeconds()
+    var ms = at.getMilliseconds()
+    return pad(at.getFullYear(), 4) + '-' + pad(at.getMonth() + 1) + '-' + pad(at.getDate()) + 'T' + pad(at.getHours()) + ':' + pad(at.getMinutes()) +
+      (seconds || ms ? ':' + pad(seconds) : '') + (ms ? '.' + pad(ms, 3) : '')
+  }
+  function offsetOf(value) {
+    var m = WALL_CLOCK.exec(value)
+    if (!m) return ''
+    var at = new Date(2000, 0, 1)
+    at.setFullYear(+m[1], +m[2] - 1, +m[3]) // not new Date(y, …): that reads years 0–99 as 19xx
+    at.setHours(+m[4], +m[5], +(m[6] || 0), 0)
+    return String(Math.round(at.getTimezoneOffset()))
+  }
+  function syncOffset(input) {
+    var hidden = input.form && input.form.elements.namedItem(input.name + '_tz_offset')
+    if (hidden) hidden.value = offsetOf(input.value)
+  }
+  function initPickers(root) {
+    var inputs = root.querySelectorAll('input[data-local-time]:not([data-local-ready])')
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i]
+      input.setAttribute('data-local-ready', '')
+      var instant = input.getAttribute('data-instant')
+      var at = instant ? new Date(instant) : null
+      if (at && !isNaN(at.getTime())) input.value = wallClock(at)
+      syncOffset(input)
+      var label = input.id ? root.querySelector('label[for="' + input.id + '"] [data-zone]') : null
+      if (label) label.textContent = '(' + (zone || 'local time') + ')'
+    }
+  }
+  function onPickerChange(evt) {
+    var input = evt.target
+    if (input && input.matches && input.matches('input[data-local-time]')) syncOffset(input)
+  }
+  document.addEventListener('input', onPickerChange)
+  document.addEventListener('change', onPickerChange)
+  // Before htmx or the browser reads the form: every picker's offset matches its value.
+  document.addEventListener('submit', function (evt) {
+    var inputs = evt.target && evt.target.querySelectorAll ? evt.target.querySelectorAll('input[data-local-time]') : []
+    for (var i = 0; i < inputs.length; i++) syncOffset(inputs[i])
+  }, true)
+
   function init(root) {
     drawCharts(root)
     followLive(root)
+    initPickers(root)
   }
   document.addEventListener('htmx:after:swap', function () { init(document) })
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', function () { init(document) })

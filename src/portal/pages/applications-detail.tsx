@@ -13,10 +13,11 @@ import { clientView, createClient, listClients, type OAuthClient, revokeClient }
 import { ALL_SCOPES } from '../../domain/identity/scopes'
 import { can, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
-import { ActionButton, EmptyState, Field, PostForm, Time } from '../components'
+import { ActionButton, DateTimeField, EmptyState, Field, PostForm, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure, readForm } from '../forms'
 import { render } from '../layout'
+import { apiTime, offsetField } from '../local-time'
 
 /** Fixed notices a redirect may ask for (never text from the URL). */
 export const APP_NOTICES: Record<string, string> = {
@@ -126,7 +127,7 @@ function CredentialForm(props: { c: Context<PortalEnv>; app: Application; kind: 
       <h3>New {k.title}</h3>
       <Field name={`${kind}_name`} label="Name" state={props.state} hint="Optional: a label, e.g. production." />
       <ScopeChecks c={c} kind={kind} state={props.state} checked={props.checked} />
-      <Field name={`${kind}_expires_at`} label="Expires at" state={props.state} placeholder="2027-01-01T00:00:00Z" hint="Optional (RFC 3339). Empty: never expires." />
+      <DateTimeField name={`${kind}_expires_at`} label="Expires at" state={props.state} hint="Optional. Empty: never expires." />
       <button type="submit">Create {k.title}</button>
     </PostForm>
   )
@@ -230,9 +231,11 @@ async function credentialInput(c: Context<PortalEnv>, kind: Kind, values: Record
   const raw = all[`${kind}_scopes`]
   const scopes = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((s): s is string => typeof s === 'string')
   const text = (name: string) => (values[`${kind}_${name}`]?.trim() ? values[`${kind}_${name}`]!.trim() : undefined)
+  const expiresAt = apiTime(values, `${kind}_expires_at`)
   // Fields this form does not have are refused, as the API refuses unknown fields.
-  const unknown = Object.fromEntries(Object.keys(values).filter((k) => !fieldsOf(kind).includes(k)).map((k) => [k, values[k]]))
-  return { scopes, parsed: () => credentialForm.parse({ ...unknown, scopes, ...(text('name') ? { name: text('name') } : {}), ...(text('expires_at') ? { expires_at: text('expires_at') } : {}) }) }
+  const known = [...fieldsOf(kind), offsetField(`${kind}_expires_at`)]
+  const unknown = Object.fromEntries(Object.keys(values).filter((k) => !known.includes(k)).map((k) => [k, values[k]]))
+  return { scopes, parsed: () => credentialForm.parse({ ...unknown, scopes, ...(text('name') ? { name: text('name') } : {}), ...(expiresAt ? { expires_at: expiresAt } : {}) }) }
 }
 
 export function applicationDetailPages(deps: Deps) {

@@ -9,13 +9,17 @@ import type { Deps } from '../../domain/deps'
 import { listApplications } from '../../domain/identity/applications'
 import { listMembers } from '../../domain/identity/members'
 import { nsUrl, requirePortalScope } from '../access'
-import { EmptyState, Field, Pager, Time } from '../components'
+import { DateTimeField, EmptyState, Field, Pager, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, type FormState, formFailure } from '../forms'
 import { render } from '../layout'
+import { apiTimes, offsetField } from '../local-time'
 
 const PAGE_SIZE = 50
 const FILTERS = ['action', 'actor_id', 'since', 'until'] as const
+const TIME_FILTERS = ['since', 'until']
+// The query parameters the filter form sends: each time comes with its browser's offset.
+const QUERY = [...FILTERS, ...TIME_FILTERS.map(offsetField)]
 const when = () => z.iso.datetime({ offset: true, message: 'must be an RFC 3339 time with an offset, e.g. 2026-01-02T15:04:05Z' }).optional()
 /** The API's query (src/http/routes/audit.ts). */
 const auditQuery = z.strictObject({
@@ -40,8 +44,8 @@ function Filters(props: { c: Context<PortalEnv>; state: FormState }) {
       ) : null}
       <Field name="action" label="Action" state={state} placeholder="DELETE /v1/namespaces/{ns}/channels/{channel}" />
       <Field name="actor_id" label="Actor id" state={state} placeholder="usr_… or app_…" />
-      <Field name="since" label="Since" state={state} placeholder="2026-01-02T15:04:05Z" />
-      <Field name="until" label="Until" state={state} placeholder="2026-01-03T00:00:00Z" />
+      <DateTimeField name="since" label="Since" state={state} />
+      <DateTimeField name="until" label="Until" state={state} />
       <button type="submit">Filter</button>
       <a href={nsUrl(props.c, '/members/audit')}>Clear</a>
     </form>
@@ -115,7 +119,7 @@ export function auditPages(deps: Deps) {
     requirePortalScope(c, 'audit:read')
     const namespaceId = c.get('access').namespaceId
     const values: Record<string, string> = {}
-    for (const name of FILTERS) {
+    for (const name of QUERY) {
       const v = c.req.query(name)?.trim()
       if (v) values[name] = v.slice(0, 512)
     }
@@ -128,7 +132,7 @@ export function auditPages(deps: Deps) {
     let page: Awaited<ReturnType<typeof listAudit>> = { data: [], next_cursor: null }
     let status = 200
     try {
-      page = await listAudit(deps, namespaceId, auditQuery.parse({ ...values, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }))
+      page = await listAudit(deps, namespaceId, auditQuery.parse({ ...apiTimes(values, TIME_FILTERS), limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }))
     } catch (error) {
       ;({ state, status } = formFailure(error, values, { fields: FILTERS }))
     }
@@ -146,7 +150,7 @@ export function auditPages(deps: Deps) {
         </p>
         <h1>Audit log</h1>
         <Filters c={c} state={state} />
-        <Entries c={c} rows={page.data} names={names} filterUrl={(name, value) => urlWith({ ...values, [name]: value })} filtered={Object.keys(values).length > 0} />
+        <Entries c={c} rows={page.data} names={names} filterUrl={(name, value) => urlWith({ ...values, [name]: value })} filtered={FILTERS.some((name) => values[name] !== undefined)} />
         <Pager firstUrl={cursor ? urlWith(values) : null} nextUrl={page.next_cursor ? urlWith({ ...values, cursor: page.next_cursor }) : null} />
       </>,
     )

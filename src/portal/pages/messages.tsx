@@ -12,14 +12,18 @@ import { listMessagesSchema, MESSAGE_STATUSES, sendMessageSchema } from '../../d
 import { listMessages } from '../../domain/messages/query'
 import { sendMessage } from '../../domain/messages/send'
 import { can, nsUrl, requirePortalScope } from '../access'
-import { EmptyState, Field, Pager, PostForm, Select, StatusBadge, TextArea, Time } from '../components'
+import { DateTimeField, EmptyState, Field, Pager, PostForm, Select, StatusBadge, TextArea, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, fixedEntry, type FormState, formFailure, readForm } from '../forms'
 import { fragment, render } from '../layout'
+import { apiTime, apiTimes, offsetField } from '../local-time'
 import { messageDetailPages } from './message-detail'
 
 const PAGE_SIZE = 25
 const FILTERS = ['status', 'channel', 'direction', 'recipient', 'range', 'since', 'until'] as const
+const TIME_FILTERS = ['since', 'until']
+// The query parameters the filter form sends: each time comes with its browser's offset.
+const QUERY = [...FILTERS, ...TIME_FILTERS.map(offsetField)]
 const RANGES: Record<string, number> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 }
 const SEND_FIELDS = ['channel', 'to', 'subject', 'text', 'send_at', 'options'] as const
 
@@ -46,8 +50,8 @@ function Filters(props: { c: Context<PortalEnv>; state: FormState }) {
       <Field name="channel" label="Channel" state={state} placeholder="name or id" />
       <Field name="recipient" label="Recipient" state={state} />
       <Select name="range" label="Time range" state={state} options={[{ value: '', label: 'all time' }, { value: '1h', label: 'last hour' }, { value: '24h', label: 'last 24 hours' }, { value: '7d', label: 'last 7 days' }, { value: '30d', label: 'last 30 days' }]} />
-      <Field name="since" label="Since" state={state} placeholder="2026-01-02T15:04:05Z" />
-      <Field name="until" label="Until" state={state} placeholder="2026-01-03T00:00:00Z" />
+      <DateTimeField name="since" label="Since" state={state} />
+      <DateTimeField name="until" label="Until" state={state} />
       <button type="submit">Filter</button>
     </form>
   )
@@ -112,7 +116,7 @@ function SendForm(props: { c: Context<PortalEnv>; state: FormState; channels: st
       <Field name="to" label="To" state={state} hint="The recipient: an e-mail address, a phone number, a chat id… as the channel expects." />
       <Field name="subject" label="Subject" state={state} hint="Optional; e-mail only." />
       <TextArea name="text" label="Text" state={state} rows={5} />
-      <Field name="send_at" label="Send at" state={state} placeholder="2026-01-02T15:04:05Z" hint="Optional: schedule it (RFC 3339 with an offset). Empty sends now." />
+      <DateTimeField name="send_at" label="Send at" state={state} hint="Optional: schedule it. Empty sends now." />
       <TextArea name="options" label="Options (JSON)" state={state} rows={2} placeholder='{"sandbox": {"delay_ms": 2000}}' hint="Optional connector options, as the API's options field." />
       <button type="submit">Send message</button>
     </PostForm>
@@ -124,6 +128,7 @@ function sendInput(values: Record<string, string>): { input: Record<string, unkn
   const text = (name: string) => (values[name]?.trim() ? values[name]!.trim() : undefined)
   let options: unknown
   let optionsError: string | undefined
+  const sendAt = apiTime(values, 'send_at')
   const optionsText = text('options')
   if (optionsText !== undefined) {
     try {
@@ -137,7 +142,7 @@ function sendInput(values: Record<string, string>): { input: Record<string, unkn
       channel: values.channel?.trim() ?? '',
       to: values.to?.trim() ?? '',
       content: { ...(text('subject') ? { subject: text('subject') } : {}), ...(values.text?.trim() ? { text: values.text } : {}) },
-      ...(text('send_at') ? { send_at: text('send_at') } : {}),
+      ...(sendAt ? { send_at: sendAt } : {}),
       ...(options !== undefined ? { options } : {}),
     },
     ...(optionsError ? { optionsError } : {}),
@@ -164,7 +169,7 @@ export function messagesPages(deps: Deps, log: Logger) {
   app.get('/', async (c) => {
     requirePortalScope(c, 'messages:read')
     const values: Record<string, string> = {}
-    for (const name of FILTERS) {
+    for (const name of QUERY) {
       const v = c.req.query(name)?.trim()
       if (v) values[name] = v.slice(0, 512)
     }
@@ -181,8 +186,8 @@ export function messagesPages(deps: Deps, log: Logger) {
     try {
       const range = fixedEntry(RANGES, values.range)
       if (values.range && range === undefined) throw invalidField('range', `must be one of ${Object.keys(RANGES).join(', ')}`)
-      const since = values.since ?? (range !== undefined ? new Date(Date.now() - range).toISOString() : undefined)
-      const { range: _range, ...filters } = values
+      const { range: _range, ...filters } = apiTimes(values, TIME_FILTERS)
+      const since = filters.since ?? (range !== undefined ? new Date(Date.now() - range).toISOString() : undefined)
       const input = listMessagesSchema.parse({ ...filters, ...(since ? { since } : {}), limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) })
       page = await listMessages(deps, c.get('access').namespaceId, input)
     } catch (error) {
@@ -194,7 +199,7 @@ export function messagesPages(deps: Deps, log: Logger) {
     const body = (
       <div id="messages-body">
         <Filters c={c} state={state} />
-        <Results c={c} rows={page.data} pageUrl={pageUrl} cursor={cursor} next={page.next_cursor} filtered={Object.keys(values).length > 0} />
+        <Results c={c} rows={page.data} pageUrl={pageUrl} cursor={cursor} next={page.next_cursor} filtered={FILTERS.some((name) => values[name] !== undefined)} />
       </div>
     )
     if (c.req.header('hx-request')) return c.html(await fragment(body), status as 200)

@@ -12,12 +12,15 @@ import { getWebhook, type Webhook } from '../../domain/webhooks/endpoints'
 import { EVENT_TYPES } from '../../domain/webhooks/event-types'
 import { can, nsUrl, requirePortalScope } from '../access'
 import { auditPortal } from '../audit'
-import { ActionButton, EmptyState, Field, Pager, PostForm, Select, StatusBadge, Time } from '../components'
+import { ActionButton, DateTimeField, EmptyState, Pager, PostForm, Select, StatusBadge, Time } from '../components'
 import type { PortalEnv } from '../env'
 import { emptyForm, type FormState, formFailure, readForm } from '../forms'
+import { apiTime, apiTimes, offsetField } from '../local-time'
 
 const PAGE_SIZE = 25
 const FILTERS = ['status', 'event_type', 'since'] as const
+// The query parameters the filter form sends: the time comes with its browser's offset.
+const QUERY = [...FILTERS, offsetField('since')]
 // The API's query schema (src/http/routes/webhooks.ts), with the portal's page size.
 const deliveryQuerySchema = z.strictObject({
   limit: z.int().min(1).max(100),
@@ -42,13 +45,13 @@ export interface DeliveryLogData {
 /** Reads the filters from the query and loads one page of the log (a bad filter names its field). */
 export async function loadDeliveryLog(deps: Deps, c: Context<PortalEnv>, hookId: string): Promise<DeliveryLogData> {
   const values: Record<string, string> = {}
-  for (const name of FILTERS) {
+  for (const name of QUERY) {
     const v = c.req.query(name)?.trim()
     if (v) values[name] = v.slice(0, 200)
   }
   const cursor = c.req.query('cursor')?.slice(0, 100) || null
   try {
-    const query = deliveryQuerySchema.parse({ ...values, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) })
+    const query = deliveryQuerySchema.parse({ ...apiTimes(values, ['since']), limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) })
     return { filters: emptyForm(values), page: await listDeliveries(deps, c.get('access').namespaceId, hookId, query), cursor, status: 200 }
   } catch (error) {
     const { state, status } = formFailure(error, values, { fields: FILTERS })
@@ -143,8 +146,9 @@ export function DeliveryLog(props: { c: Context<PortalEnv>; hook: Webhook; log: 
     const query = q.toString()
     return `${base}${query ? `?${query}` : ''}#deliveries`
   }
-  const filtered = Object.keys(log.filters.values).length > 0
-  const recover = props.recover ?? emptyForm({ recover_since: new Date(Date.now() - 86_400_000).toISOString() })
+  const filtered = FILTERS.some((name) => log.filters.values[name] !== undefined)
+  // A day ago, to the minute: what a picker shows without seconds.
+  const recover = props.recover ?? emptyForm({ recover_since: new Date(Math.floor((Date.now() - 86_400_000) / 60_000) * 60_000).toISOString() })
   return (
     <section class="panel" id="deliveries">
       <h2>Deliveries</h2>
@@ -156,7 +160,7 @@ export function DeliveryLog(props: { c: Context<PortalEnv>; hook: Webhook; log: 
         ) : null}
         <Select name="status" label="Status" state={log.filters} options={[{ value: '', label: 'any' }, 'pending', 'succeeded', 'failed']} />
         <Select name="event_type" label="Event" state={log.filters} options={[{ value: '', label: 'any' }, ...EVENT_TYPES]} />
-        <Field name="since" label="Since" state={log.filters} placeholder="2026-01-02T15:04:05Z" />
+        <DateTimeField name="since" label="Since" state={log.filters} />
         <button type="submit">Filter</button>
       </form>
       {log.page.data.length === 0 ? (
@@ -171,7 +175,7 @@ export function DeliveryLog(props: { c: Context<PortalEnv>; hook: Webhook; log: 
         <PostForm action={`${base}/recover`} csrf={c.get('csrfToken')} state={recover} label="Recover failed deliveries" class="recover">
           <h3>Recover</h3>
           <p class="hint">Sends again every failed delivery created since this time (the webhook must be enabled).</p>
-          <Field name="recover_since" label="Failed since" state={recover} hint="RFC 3339, e.g. 2026-01-02T15:04:05Z." />
+          <DateTimeField name="recover_since" label="Failed since" state={recover} />
           <button type="submit">Replay failed deliveries</button>
         </PostForm>
       ) : null}
@@ -209,7 +213,7 @@ export function webhookDeliveryPages(deps: Deps, hookPage: HookPage) {
     const hook = await load(c)
     const values = await readForm(c)
     try {
-      const { since } = recoverSchema.parse({ since: values.recover_since?.trim() ?? '' })
+      const { since } = recoverSchema.parse({ since: apiTime(values, 'recover_since') ?? '' })
       const { recovered } = await recoverDeliveries(deps, c.get('access').namespaceId, hook.id, since)
       await auditPortal(deps, c, { resource: { type: 'webhook', id: hook.id } })
       return c.redirect(nsUrl(c, `/webhooks/${hook.id}?notice=recovered&count=${recovered}#deliveries`), 303)
