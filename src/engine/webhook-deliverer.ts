@@ -14,6 +14,7 @@ import { claimDueDeliveries, completeDelivery, type DeliveryOutcome, loadEndpoin
 import { parseRetryAfter } from '../connectors/http'
 import type { Logger } from '../lib/log'
 import { countWebhookOutcome } from '../lib/metrics'
+import { TokenBuckets } from '../lib/token-bucket'
 import { USER_AGENT } from '../version'
 import { ClaimLoop } from './claim-loop'
 
@@ -37,8 +38,10 @@ const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000
 export class WebhookDeliverer {
   readonly owner = `${hostname()}:${process.pid}:wh:${Math.random().toString(36).slice(2, 8)}`
   private readonly loop: ClaimLoop<Delivery>
-  /** Per-endpoint token buckets for `rate_limit` (deliveries per second). Per instance. */
-  private readonly nextSlot = new Map<string, number>()
+  /** Per-endpoint `rate_limit` (deliveries per second), in this process: one slot every 1/rate s. */
+  private readonly rates = new TokenBuckets(10_000)
+  /** Where the next delivery handed back for an endpoint's rate is due, so a backlog spreads over slots. */
+  private readonly deferredUntil = new Map<string, number>()
   private readonly opened = new Map<string, { sealed: string; secrets: WebhookSecrets }>()
   /** Longer than two timeouts: an attempt never outlives its lease. */
   private readonly leaseMs: number
@@ -101,13 +104,12 @@ export class WebhookDeliverer {
       return
     }
     if (endpoint.rateLimit) {
-      const slot = this.takeSlot(endpoint.id, endpoint.rateLimit)
-      // A wait longer than the lease allows goes back to the queue, due at its slot.
-      if (slot - Date.now() > this.leaseMs - this.opts.timeoutMs * 2) {
-        await completeDelivery(this.deps.store, this.owner, delivery, null, { kind: 'deferred', nextAttemptAt: slot }, Date.now())
+      const slot = this.sendSlot(endpoint.id, endpoint.rateLimit)
+      if (slot.deferredUntil !== undefined) {
+        await completeDelivery(this.deps.store, this.owner, delivery, null, { kind: 'deferred', nextAttemptAt: slot.deferredUntil }, Date.now())
         return
       }
-      if (slot > Date.now()) await Bun.sleep(slot - Date.now())
+      if (slot.waitMs > 0) await Bun.sleep(slot.waitMs)
     }
     const sealed = this.secretsOf(endpoint)
     const started = Date.now()
@@ -158,11 +160,19 @@ export class WebhookDeliverer {
     return secrets
   }
 
-  /** The time this endpoint's next delivery may start (a token bucket of one per 1/rate s). */
-  private takeSlot(webhookId: string, perSecond: number): number {
-    const now = Date.now()
-    const slot = Math.max(now, this.nextSlot.get(webhookId) ?? now)
-    this.nextSlot.set(webhookId, slot + 1000 / perSecond)
-    return slot
+  /**
+   * Reserves the endpoint's next slot when it is within what the lease allows to wait; otherwise
+   * reserves nothing and names when the delivery is due again, each handed-back delivery one
+   * interval after the last (as the dispatcher does for a channel's rate). A handed-back delivery
+   * holds no slot, so a backlog drains at the rate instead of pushing itself ever later.
+   */
+  private sendSlot(webhookId: string, perSecond: number): { waitMs: number; deferredUntil?: undefined } | { deferredUntil: number } {
+    const at = Date.now()
+    const bucket = this.rates.get(webhookId, perSecond, 1, at)
+    const waitMs = bucket.reserve(at, this.leaseMs - this.opts.timeoutMs * 2)
+    if (waitMs !== null) return { waitMs }
+    const until = Math.max(this.deferredUntil.get(webhookId) ?? 0, at + bucket.waitFor(at))
+    this.deferredUntil.set(webhookId, until + Math.ceil(1000 / perSecond))
+    return { deferredUntil: until }
   }
 }
