@@ -3,7 +3,7 @@
  * so ingest does not read the channel on every request. Changes made in this process clear the
  * cache at once; changes from another process are seen within the TTL.
  */
-import { and, eq, or } from 'drizzle-orm'
+import { and, asc, eq, or } from 'drizzle-orm'
 import { TtlCache } from '../../lib/ttl-cache'
 import { channels, terminals } from '../../store/schema'
 import type { Store } from '../../store/store'
@@ -19,9 +19,39 @@ export interface ResolvedChannel {
 }
 
 const cache = new TtlCache<ResolvedChannel | null>(CHANNEL_CACHE_TTL_MS)
+const mailboxes = new TtlCache<Map<string, { channelId: string; address: string }>>(CHANNEL_CACHE_TTL_MS)
 
 export function invalidateChannelCache(): void {
   cache.clear()
+  mailboxes.clear()
+}
+
+/**
+ * An e-mail address as mailboxes compare: trimmed, NFC, lower-cased by JavaScript (all of
+ * Unicode). Never SQLite's lower(), which only folds ASCII: `ÉQUIPE@…` and `équipe@…` must be
+ * one mailbox, or a second tenant could claim another's address in other case and get its mail.
+ */
+export function mailboxKey(address: string): string {
+  return address.trim().normalize('NFC').toLowerCase()
+}
+
+/** Every smtp terminal by its mailbox key; when several claim one address, the oldest wins. */
+export async function smtpMailboxes(store: Store): Promise<Map<string, { channelId: string; address: string }>> {
+  const hit = mailboxes.get('')
+  if (hit) return hit
+  const rows = await store.read
+    .select({ channelId: terminals.channelId, address: terminals.address })
+    .from(terminals)
+    .innerJoin(channels, eq(channels.id, terminals.channelId))
+    .where(eq(channels.type, 'smtp'))
+    .orderBy(asc(terminals.createdAt), asc(terminals.id))
+  const map = new Map<string, { channelId: string; address: string }>()
+  for (const row of rows) {
+    const key = mailboxKey(row.address)
+    if (!map.has(key)) map.set(key, row)
+  }
+  mailboxes.set('', map)
+  return map
 }
 
 /** The channel a message names, or null when the namespace has no such channel. */

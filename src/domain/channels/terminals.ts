@@ -1,12 +1,12 @@
 /** Terminals: addresses owned on a channel (a sender number, a From email, a bot). */
-import { and, asc, eq, ne, or, sql } from 'drizzle-orm'
+import { and, asc, eq, ne, or } from 'drizzle-orm'
 import { newId } from '../../lib/ids'
 import { channels, terminals } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
 import { getChannel } from './index'
-import { invalidateChannelCache } from './resolve'
+import { invalidateChannelCache, mailboxKey } from './resolve'
 
 export type Terminal = typeof terminals.$inferSelect
 
@@ -38,12 +38,14 @@ export async function insertTerminal(tx: Db, namespaceId: string, channelId: str
   // mail, so a second tenant must not be able to claim it (and read another's mail).
   const [channel] = await tx.select({ type: channels.type }).from(channels).where(eq(channels.id, channelId))
   if (channel?.type === 'smtp') {
-    const claimed = await tx
-      .select({ namespaceId: terminals.namespaceId })
+    // Compared in JavaScript (mailboxKey), not with SQLite's ASCII-only lower().
+    const others = await tx
+      .select({ address: terminals.address })
       .from(terminals)
       .innerJoin(channels, eq(channels.id, terminals.channelId))
-      .where(and(eq(channels.type, 'smtp'), sql`lower(${terminals.address}) = ${input.address.toLowerCase()}`, ne(terminals.namespaceId, namespaceId)))
-    if (claimed[0]) throw errors.conflict(`the e-mail address "${input.address}" belongs to another namespace`)
+      .where(and(eq(channels.type, 'smtp'), ne(terminals.namespaceId, namespaceId)))
+    const key = mailboxKey(input.address)
+    if (others.some((o) => mailboxKey(o.address) === key)) throw errors.conflict(`the e-mail address "${input.address}" belongs to another namespace`)
   }
   const isDefault = input.default ?? existing.length === 0
   if (isDefault) await tx.update(terminals).set({ isDefault: false }).where(eq(terminals.channelId, channelId))

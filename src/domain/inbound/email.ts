@@ -2,10 +2,11 @@
  * E-mail on the inbound side: which smtp channel an address belongs to, what a received mail,
  * bounce or complaint changes, and the one-click unsubscribe links of outbound mail (RFC 8058).
  */
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { bounceUpdate, type ReceivedMail } from '../../connectors/smtp/inbound'
 import { channels, messages, terminals } from '../../store/schema'
 import type { Channel } from '../channels'
+import { mailboxKey, smtpMailboxes } from '../channels/resolve'
 import { type Deps, now } from '../deps'
 import { errors } from '../errors'
 import { normalizeRecipient, suppress } from '../suppressions'
@@ -65,14 +66,10 @@ export async function unsubscribe(deps: Deps, token: string): Promise<{ recipien
  * compare case-insensitively.
  */
 export async function findMailChannel(deps: Pick<Deps, 'store'>, address: string): Promise<{ channel: Channel; address: string } | null> {
-  const rows = await deps.store.read
-    .select({ channel: channels, address: terminals.address })
-    .from(terminals)
-    .innerJoin(channels, eq(terminals.channelId, channels.id))
-    .where(and(eq(channels.type, 'smtp'), sql`lower(${terminals.address}) = ${address.trim().toLowerCase()}`))
-    .orderBy(asc(terminals.createdAt), asc(terminals.id))
-    .limit(1)
-  return rows[0] ?? null
+  const box = (await smtpMailboxes(deps.store)).get(mailboxKey(address))
+  if (!box) return null
+  const [channel] = await deps.store.read.select().from(channels).where(eq(channels.id, box.channelId))
+  return channel ? { channel, address: box.address } : null
 }
 
 /** The outbound message of `channel` a report names by its Message-ID. */
