@@ -5,8 +5,20 @@ export type MessageEvent = typeof messageEvents.$inferSelect
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
-export function parseRecipient(recipient: string): string | Record<string, unknown> {
-  return recipient.startsWith('{') ? (JSON.parse(recipient) as Record<string, unknown>) : recipient
+/**
+ * An outbound message's recipient: an object recipient (a web push subscription) is stored as
+ * its JSON, and a send refuses a string that starts with "{". An inbound message's recipient is
+ * whatever the provider said (`{{customer}}`, an unfilled template) and is never parsed; nor is
+ * anything that is not a JSON object.
+ */
+export function parseRecipient(recipient: string, direction = 'outbound'): string | Record<string, unknown> {
+  if (direction !== 'outbound' || !recipient.startsWith('{')) return recipient
+  try {
+    const value: unknown = JSON.parse(recipient)
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : recipient
+  } catch {
+    return recipient
+  }
 }
 
 /** The status a message had when it was created: its implicit first event. */
@@ -20,7 +32,7 @@ export function messageView(m: Message, channel: { name: string; type: string })
     status: m.status,
     channel: { id: m.channelId, name: channel.name, type: channel.type },
     from: m.sender,
-    to: parseRecipient(m.recipient),
+    to: parseRecipient(m.recipient, m.direction),
     content: m.content,
     metadata: m.metadata,
     options: m.options,

@@ -172,7 +172,7 @@ async function messagePayload(tx: Db, m: Message) {
     channel: channel ?? { id: m.channelId },
     terminal: terminal ?? null,
     from: m.sender,
-    to: parseRecipient(m.recipient),
+    to: parseRecipient(m.recipient, m.direction),
     ...(m.direction === 'inbound' ? { content: m.content } : {}),
     metadata: m.metadata,
     attempts: m.attempts,
