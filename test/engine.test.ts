@@ -182,6 +182,15 @@ describe('attempts that go wrong', () => {
     const done = await final(id)
     expect(done).toMatchObject({ status: 'delivered', attempts: 2 })
   })
+
+  test('a message accepted with a send_at already past counts its max age from its acceptance', async () => {
+    // Two hours late (a client's lagging queue, a replayed job): sent now, and still retried.
+    await updateChannel(gw.deps, ns.namespaceId, 'sandbox', { max_age_seconds: 3600 })
+    await gw.startEngine()
+    const id = await send({ sandbox: { failures: 1 } }, 'sandbox', { send_at: new Date(Date.now() - 2 * 3600_000).toISOString() })
+    const done = await final(id)
+    expect(done).toMatchObject({ status: 'delivered', attempts: 2 })
+  })
 })
 
 describe('scheduling and channel state', () => {

@@ -245,8 +245,9 @@ export class Dispatcher {
     if (message.attempts >= maxAttempts) {
       return { kind: 'failed', error: { ...attemptError, message: `${attemptError.message} (gave up after ${message.attempts} attempts)` } }
     }
-    // Age counts from when the message was due, so a message scheduled far ahead still gets its retries.
-    if (at + delay - (message.sendAt ?? message.createdAt) > maxAgeMs) {
+    // Age counts from when the message was due, so a message scheduled far ahead still gets its
+    // retries, and one accepted with a send_at already past (sent now) counts from its acceptance.
+    if (at + delay - Math.max(message.sendAt ?? 0, message.createdAt) > maxAgeMs) {
       return { kind: 'failed', error: { ...attemptError, message: `${attemptError.message} (gave up: older than ${maxAgeMs / 1000} s)` } }
     }
     return { kind: 'retry', error: attemptError, nextAttemptAt: at + delay }
