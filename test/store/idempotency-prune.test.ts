@@ -59,3 +59,29 @@ for (const driver of storeDrivers) {
     })
   })
 }
+
+describe('idempotency cleanup after keys are re-used', () => {
+  test('a key taken over after it expired moves to the end, so expired one-off keys behind it are still deleted', async () => {
+    // A client that re-uses its keys day after day (digest-<user>) beside one-off keys.
+    const { startTestGateway } = await import('../helpers/gateway')
+    const gw = await startTestGateway()
+    cleanups.push(() => gw.close())
+    const acme = await gw.tenant('acme')
+    await gw.channel(acme.namespaceId, 'sb')
+    let clock = NOW - 2 * IDEMPOTENCY_TTL_MS
+    gw.deps.now = () => clock
+    const send = async (key: string) => {
+      const res = await gw.call('POST', '/v1/namespaces/acme/messages', acme.key, { channel: 'sb', to: 'bob', content: { text: key } }, { 'idempotency-key': key })
+      expect(res.status).toBe(202)
+      expect(res.headers.get('idempotent-replayed')).toBeNull()
+    }
+    for (let i = 0; i < 4; i++) await send(`digest-${i}`)
+    for (let i = 0; i < 20; i++) await send(`once-${i}`)
+    // An hour before the cleanup, the digest keys are used again: taken over, live once more.
+    clock = NOW - 3_600_000
+    for (let i = 0; i < 4; i++) await send(`digest-${i}`)
+    const deleted = await pruneIdempotencyKeys(gw.deps.store, NOW, { batchSize: 4 })
+    const left = await all<{ key: string }>(gw.deps.store.read, 'SELECT key FROM idempotency_keys ORDER BY rowid')
+    expect({ deleted, left: left.map((r) => r.key) }).toEqual({ deleted: 20, left: ['digest-0', 'digest-1', 'digest-2', 'digest-3'] })
+  })
+})

@@ -151,12 +151,15 @@ type IdempotencyRow = { request_hash: string; response_status: number; response_
 const FIND_KEY = 'SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys WHERE namespace_id = ? AND key = ?'
 /**
  * Takes the key for this request, or takes over an expired record of it, before anything else
- * is written. No row changed: a fresh record holds the key (its request is replayed).
+ * is written. No row changed: a fresh record holds the key (its request is replayed). A record
+ * taken over moves to the end of the table (a new rowid), so insertion order stays time order
+ * for the cleanup (pruneIdempotencyKeys).
  */
 const CLAIM_KEY =
   'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?) ' +
   'ON CONFLICT (namespace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = excluded.response_status, ' +
-  'response_body = excluded.response_body, created_at = excluded.created_at WHERE idempotency_keys.created_at <= ?'
+  'response_body = excluded.response_body, created_at = excluded.created_at, rowid = (SELECT max(rowid) + 1 FROM idempotency_keys) ' +
+  'WHERE idempotency_keys.created_at <= ?'
 
 async function findIdempotent(db: Db, namespaceId: string, key: string, at: number) {
   const row = (await all<IdempotencyRow>(db, FIND_KEY, [namespaceId, key]))[0]
@@ -166,8 +169,8 @@ async function findIdempotent(db: Db, namespaceId: string, key: string, at: numb
 /** Records removed per write by the cleanup: the write lock is held a few milliseconds at a time. */
 export const IDEMPOTENCY_PRUNE_BATCH = 1000
 /**
- * The first rows in insertion order that have expired. Records are written in time order, so
- * the expired ones lead; one taken over after expiry keeps its old place and is skipped.
+ * The first rows in insertion order that have expired. Records are written in time order (one
+ * taken over after expiry moves to the end), so the expired ones lead.
  */
 const PRUNE_KEYS =
   'DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys ORDER BY rowid LIMIT ?) AND created_at < ?'
