@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { claimDueMessages, completeAttempt } from '../../src/domain/messages/dispatch'
-import { messages, namespaces, pendingStatuses } from '../../src/store/schema'
+import { messages, namespaces, pendingStatuses, webhookDeliveries } from '../../src/store/schema'
 import { startHttpReceiver } from '../fakes/http-receiver'
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
 
@@ -53,6 +53,26 @@ const inbound = async () =>
   ((await (await gw.call('GET', '/v1/namespaces/acme/messages?direction=inbound', ns.key)).json()) as { data: any[] }).data
 
 describe('inbound messages', () => {
+  // A recipient is whatever the provider said, even "{{customer}}" (an unfilled template): shown
+  // as is. It was JSON-parsed on every read: the message list answered 500, and with a webhook
+  // subscribed the callback itself failed on every provider retry.
+  test('a recipient that starts with "{" and is not JSON is stored and shown as given', async () => {
+    expect((await signed({ messages: [{ from: 'customer-7', to: '{{customer}}', id: 'crm-tpl', content: { text: 'hello' } }] })).status).toBe(200)
+    const list = await gw.call('GET', '/v1/namespaces/acme/messages', ns.key)
+    expect(list.status).toBe(200)
+    const [stored] = ((await list.json()) as { data: { id: string; to: unknown }[] }).data
+    expect(stored!.to).toBe('{{customer}}')
+    const one = await gw.call('GET', `/v1/namespaces/acme/messages/${stored!.id}`, ns.key)
+    expect([one.status, ((await one.json()) as { to: unknown }).to]).toEqual([200, '{{customer}}'])
+  })
+
+  test('with a webhook subscribed, such a message is stored and its event raised', async () => {
+    expect((await gw.call('POST', '/v1/namespaces/acme/webhooks', ns.key, { url: 'http://127.0.0.1:9/hook', event_types: ['message.received'] })).status).toBe(201)
+    expect((await signed({ messages: [{ from: 'customer-7', to: '{{customer}}', id: 'crm-tpl-2', content: { text: 'hello' } }] })).status).toBe(200)
+    const [delivery] = await gw.deps.store.read.select().from(webhookDeliveries)
+    expect((JSON.parse(delivery!.payload) as { data: { message: { to: unknown } } }).data.message.to).toBe('{{customer}}')
+  })
+
   test('a deleted (disabled) namespace takes no callbacks: 404, nothing stored', async () => {
     await gw.deps.store.tx((tx) => tx.update(namespaces).set({ status: 'disabled' }).where(eq(namespaces.id, ns.namespaceId)))
     const res = await signed({ messages: [{ from: 'customer-7', to: 'support', id: 'crm-late', content: { text: 'anyone there?' } }] })

@@ -17,18 +17,25 @@ afterEach(async () => {
 const NOW = 1_800_000_000_000
 const INSERT = 'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, 202, ?, ?)'
 
+/** A migrated store of `driver` in a temp dir, with the namespace `ns_1`. */
+async function storeWithNamespace(driver: (typeof storeDrivers)[number]) {
+  const dir = tempDir()
+  const store = await migratedStore(driver, dir.path)
+  cleanups.push(async () => {
+    await store.close()
+    dir.cleanup()
+  })
+  await store.write((tx) => tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: NOW, updatedAt: NOW }))
+  return store
+}
+
 for (const driver of storeDrivers) {
   describe(`idempotency cleanup (${driver.name})`, () => {
     test('deletes every expired record in batches and keeps the live ones, a taken-over record included', async () => {
-      const dir = tempDir()
-      const store = await migratedStore(driver, dir.path)
-      cleanups.push(async () => {
-        await store.close()
-        dir.cleanup()
-      })
-      await store.write((tx) => tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: NOW, updatedAt: NOW }))
+      const store = await storeWithNamespace(driver)
       await store.write(async (tx) => {
-        // Insertion order is time order, except the first: taken over (re-used) after it expired.
+        // Insertion order is time order, except the first: live, ahead of expired ones (a record
+        // taken over before takeovers moved to the end).
         await run(tx, INSERT, ['ns_1', 'k-000', 'h', '{}', NOW - 1000])
         for (let i = 1; i <= 25; i++) await run(tx, INSERT, ['ns_1', `k-${String(i).padStart(3, '0')}`, 'h', '{}', NOW - IDEMPOTENCY_TTL_MS - (30 - i) * 1000])
         for (let i = 26; i <= 30; i++) await run(tx, INSERT, ['ns_1', `k-${String(i).padStart(3, '0')}`, 'h', '{}', NOW - IDEMPOTENCY_TTL_MS + i * 1000])
@@ -42,13 +49,7 @@ for (const driver of storeDrivers) {
     })
 
     test('stops between batches when aborted', async () => {
-      const dir = tempDir()
-      const store = await migratedStore(driver, dir.path)
-      cleanups.push(async () => {
-        await store.close()
-        dir.cleanup()
-      })
-      await store.write((tx) => tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: NOW, updatedAt: NOW }))
+      const store = await storeWithNamespace(driver)
       await store.write(async (tx) => {
         for (let i = 0; i < 10; i++) await run(tx, INSERT, ['ns_1', `k-${i}`, 'h', '{}', NOW - IDEMPOTENCY_TTL_MS - 1000])
       })

@@ -221,12 +221,54 @@ async function accept(
     }
     inFlight.add(flightKey)
   }
+
+  /** One try: the inputs checked against the (cached) channel, then written. */
+  async function once(): Promise<Accepted> {
+    const prepared = await Promise.all(inputs.map((input) => prepareMessage(deps, namespaceId, input, ctx, at)))
+    const problems = prepared.flatMap((p, i) =>
+      'errors' in p ? p.errors.map((e) => ({ field: fieldPrefix(i) + e.field, message: e.message })) : [],
+    )
+    if (problems.length > 0) {
+      // A repeat gets the first answer even when its input would now be refused (say, its channel
+      // was deleted since).
+      const seen = idem && (await findIdempotent(deps.store.read, namespaceId, idem.key, at))
+      if (seen) return replay(seen, idem.requestHash)
+      throw errors.validation(`${problems[0]!.field}: ${problems[0]!.message}`, problems)
+    }
+    const rows = prepared.map((p) => (p as { row: Message }).row)
+    const body = respond(rows)
+    const result = await deps.store.write(async (tx): Promise<Accepted> => {
+      if (idem) {
+        // Authoritative inside the write lock: another instance may have taken the key. The
+        // response is recorded now; a failure below rolls it back with everything else.
+        const taken = await runCounted(tx, CLAIM_KEY, [namespaceId, idem.key, idem.requestHash, 202, JSON.stringify(body), at, at - IDEMPOTENCY_TTL_MS])
+        if (taken === 0) {
+          const seen = await findIdempotent(tx, namespaceId, idem.key, at)
+          if (seen) return replay(seen, idem.requestHash)
+          throw new Error('idempotency key neither taken nor found')
+        }
+      }
+      // Counted in the same write as the rows, so the quota holds exactly under concurrency.
+      await countAcceptedMessages(deps, tx, namespaceId, rows.length, at)
+      await insertMessages(tx, rows)
+      await countNewMessages(tx, rows)
+      if (await hasSubscribers(tx, namespaceId)) {
+        for (const row of rows) {
+          if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
+        }
+      }
+      return { status: 202, body, replayed: false }
+    })
+    if (!result.replayed) deps.signalWork?.()
+    return result
+  }
+
   try {
     // The channel and its terminals come from a cache: one deleted meanwhile (here, or by another
     // instance within the cache's second) fails the insert's foreign key. Read afresh, once.
     for (let fresh = false; ; fresh = true) {
       try {
-        return await acceptOnce(deps, namespaceId, inputs, ctx, fieldPrefix, respond, at)
+        return await once()
       } catch (error) {
         if (!isForeignKeyFailure(error)) throw error
         invalidateChannelCache()
@@ -239,55 +281,6 @@ async function accept(
 }
 
 const isForeignKeyFailure = (error: unknown) => error instanceof Error && error.message.includes('FOREIGN KEY constraint failed')
-
-async function acceptOnce(
-  deps: Deps,
-  namespaceId: string,
-  inputs: SendMessageInput[],
-  ctx: SendContext,
-  fieldPrefix: (i: number) => string,
-  respond: (rows: Message[]) => unknown,
-  at: number,
-): Promise<Accepted> {
-  const idem = ctx.idempotency
-  const prepared = await Promise.all(inputs.map((input) => prepareMessage(deps, namespaceId, input, ctx, at)))
-  const problems = prepared.flatMap((p, i) =>
-    'errors' in p ? p.errors.map((e) => ({ field: fieldPrefix(i) + e.field, message: e.message })) : [],
-  )
-  if (problems.length > 0) {
-    // A repeat gets the first answer even when its input would now be refused (say, its channel
-    // was deleted since).
-    const seen = idem && (await findIdempotent(deps.store.read, namespaceId, idem.key, at))
-    if (seen) return replay(seen, idem.requestHash)
-    throw errors.validation(`${problems[0]!.field}: ${problems[0]!.message}`, problems)
-  }
-  const rows = prepared.map((p) => (p as { row: Message }).row)
-  const body = respond(rows)
-  const result = await deps.store.write(async (tx): Promise<Accepted> => {
-    if (idem) {
-      // Authoritative inside the write lock: another instance may have taken the key. The
-      // response is recorded now; a failure below rolls it back with everything else.
-      const taken = await runCounted(tx, CLAIM_KEY, [namespaceId, idem.key, idem.requestHash, 202, JSON.stringify(body), at, at - IDEMPOTENCY_TTL_MS])
-      if (taken === 0) {
-        const seen = await findIdempotent(tx, namespaceId, idem.key, at)
-        if (seen) return replay(seen, idem.requestHash)
-        throw new Error('idempotency key neither taken nor found')
-      }
-    }
-    // Counted in the same write as the rows, so the quota holds exactly under concurrency.
-    await countAcceptedMessages(deps, tx, namespaceId, rows.length, at)
-    await insertMessages(tx, rows)
-    await countNewMessages(tx, rows)
-    if (await hasSubscribers(tx, namespaceId)) {
-      for (const row of rows) {
-        if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
-      }
-    }
-    return { status: 202, body, replayed: false }
-  })
-  if (!result.replayed) deps.signalWork?.()
-  return result
-}
 
 /** Accepts one message: 202 `{id, status, …}`. */
 export function sendMessage(deps: Deps, namespaceId: string, input: SendMessageInput, ctx: SendContext = {}) {
