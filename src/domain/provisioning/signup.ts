@@ -11,7 +11,6 @@ import { emailVerifications, invitations, users } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { type Deps, type Mailer, now } from '../deps'
 import { errors, invalidField } from '../errors'
-import { revokeUserSessions } from '../identity/sessions'
 import {
   checkPassword,
   findUserByEmail,
@@ -75,10 +74,17 @@ export async function signup(deps: Deps, input: SignupInput, throttle: (email: s
   return { settled: startSignup(deps, mailer, email, request) }
 }
 
+/**
+ * An account somebody can sign in to: verified, or given a password another way (`omnigate
+ * member add` without mail makes unverified users with a password). Only an address with
+ * neither, an abandoned signup, may get a signup link.
+ */
+const hasAccount = (user: Pick<User, 'verified' | 'passwordHash'>) => user.verified || user.passwordHash !== null
+
 async function startSignup(deps: Deps, mailer: Mailer, email: string, request: SignupRequest): Promise<void> {
   const existing = await findUserByEmail(deps, email)
   if (existing?.disabled) return
-  if (existing?.verified) return mailer.send(accountExistsMail(deps, email))
+  if (existing && hasAccount(existing)) return mailer.send(accountExistsMail(deps, email))
   if (deps.config.signup.invite_only && !(await hasPendingInvitation(deps, email))) return mailer.send(inviteOnlyMail(email))
   const at = now(deps)
   const { token, hash } = newOneTimeToken()
@@ -97,10 +103,10 @@ async function startSignup(deps: Deps, mailer: Mailer, email: string, request: S
   await mailer.send(verificationMail(deps, email, request.namespace, token))
 }
 
-/** The user of this address when it exists and has not proved it yet (under the write lock). */
+/** The user of this address when it is an unfinished signup: no account yet (under the write lock). */
 async function unverifiedUser(tx: Db, email: string): Promise<User | null> {
   const [user] = await tx.select().from(users).where(eq(users.email, email))
-  return user && !user.verified && !user.disabled ? user : null
+  return user && !hasAccount(user) && !user.disabled ? user : null
 }
 
 async function hasPendingInvitation(deps: Deps, email: string): Promise<boolean> {
@@ -170,7 +176,9 @@ export async function verifyEmail(deps: Deps, token: string): Promise<Provisioni
       .from(emailVerifications)
       .innerJoin(users, eq(users.id, emailVerifications.userId))
       .where(pending)
-    if (!row || row.user.disabled) throw invalidToken()
+    // A link never changes an account that exists meanwhile (made by the CLI, or by accepting
+    // an invitation): whoever asked for the link chose its password.
+    if (!row || row.user.disabled || hasAccount(row.user)) throw invalidToken()
     const request = row.verification.request as Partial<SignupRequest>
     if (typeof request.namespace !== 'string' || typeof request.plan !== 'string') throw invalidField('token', 'belongs to a signup this version cannot read')
     findPlan(deps.config, request.plan, 'plan')
@@ -178,10 +186,8 @@ export async function verifyEmail(deps: Deps, token: string): Promise<Provisioni
       .update(emailVerifications)
       .set({ usedAt: at })
       .where(and(eq(emailVerifications.userId, row.user.id), isNull(emailVerifications.usedAt)))
-    const passwordHash = typeof request.password_hash === 'string' ? request.password_hash : row.user.passwordHash
+    const passwordHash = typeof request.password_hash === 'string' ? request.password_hash : null
     await tx.update(users).set({ verified: true, passwordHash, updatedAt: at }).where(eq(users.id, row.user.id))
-    // A password set by this link logs out whoever held the old one.
-    if (passwordHash !== row.user.passwordHash) await revokeUserSessions(tx, row.user.id, at)
     return insertProvisioningJob(deps, tx, { slug: request.namespace, userId: row.user.id, plan: request.plan }, at)
   })
 }
