@@ -4,7 +4,7 @@
  */
 import { and, desc, eq, gt, isNull } from 'drizzle-orm'
 import { newId } from '../../lib/ids'
-import { invitations, memberships, namespaces, users } from '../../store/schema'
+import { emailVerifications, invitations, memberships, namespaces, users } from '../../store/schema'
 import { type Deps, now } from '../deps'
 import { errors, invalidField } from '../errors'
 import { invalidateAccessCache } from './authenticate'
@@ -104,9 +104,9 @@ const invalidToken = () =>
   errors.invalidToken('the invitation link is invalid, expired or already used', [{ field: 'token', message: 'is invalid, expired or already used' }])
 
 /**
- * Accepts an invitation (unauthenticated: the link is the proof). A new address needs a
- * password and gets an account, verified by this very link; an existing account keeps its
- * password (`password` is ignored) and gains the membership.
+ * Accepts an invitation (unauthenticated: the link is the proof). An address without a password
+ * (new, or a signup never confirmed) needs one and gets an account, verified by this very link;
+ * an existing account keeps its password (`password` is ignored) and gains the membership.
  */
 export async function acceptInvitation(deps: Deps, input: { token: string; password?: string; displayName?: string }) {
   const hash = hashOneTimeToken(input.token)
@@ -114,9 +114,9 @@ export async function acceptInvitation(deps: Deps, input: { token: string; passw
   const pending = and(eq(invitations.tokenHash, hash), isNull(invitations.acceptedAt), gt(invitations.expiresAt, at))
   const [invitation] = await deps.store.read.select().from(invitations).where(pending)
   if (!invitation) throw invalidToken()
-  const [existing] = await deps.store.read.select({ id: users.id }).from(users).where(eq(users.email, invitation.email))
+  const [existing] = await deps.store.read.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.email, invitation.email))
   let passwordHash: string | null = null
-  if (!existing) {
+  if (!existing?.passwordHash) {
     if (input.password === undefined) throw invalidField('password', 'is required: this address has no account yet')
     checkPassword(input.password)
     passwordHash = await hashPassword(input.password)
@@ -128,7 +128,14 @@ export async function acceptInvitation(deps: Deps, input: { token: string; passw
     let [user] = await tx.select().from(users).where(eq(users.email, inv.email))
     const created = !user
     if (!user) user = await insertUser(tx, { email: inv.email, displayName: input.displayName, passwordHash, verified: true }, at)
-    else if (!user.verified) await tx.update(users).set({ verified: true, updatedAt: at }).where(eq(users.id, user.id))
+    else if (user.passwordHash === null) {
+      // A signup never confirmed: the password chosen here is the account's, and the signup's
+      // links die (they would otherwise set the password chosen there).
+      if (passwordHash === null) throw invalidField('password', 'is required: this address has no account yet')
+      await tx.update(users).set({ passwordHash, verified: true, updatedAt: at }).where(eq(users.id, user.id))
+      await tx.update(emailVerifications).set({ usedAt: at }).where(and(eq(emailVerifications.userId, user.id), isNull(emailVerifications.usedAt)))
+      user = { ...user, passwordHash }
+    } else if (!user.verified) await tx.update(users).set({ verified: true, updatedAt: at }).where(eq(users.id, user.id))
     const [membership] = await tx
       .select({ role: memberships.role })
       .from(memberships)
