@@ -14,6 +14,7 @@ import {
 } from '../../domain/identity/applications'
 import { clientView, createClient, listClients, revokeClient } from '../../domain/identity/clients'
 import { ALL_SCOPES } from '../../domain/identity/scopes'
+import type { Principal } from '../../domain/identity/principal'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
 import { bodyProblems, commonProblems, conflictProblem, json, listOf, nsParams } from '../schemas'
@@ -94,6 +95,19 @@ function expiry(deps: Deps, value: string | null | undefined): number | null {
   return at
 }
 
+/**
+ * No credential outlives the application credential that makes it: without `expires_at` it
+ * expires with its creator (a key's expiry, a client token's own), and a later one is refused.
+ * A person's credentials have no such bound.
+ */
+function lifetime(principal: Principal, expiresAt: number | null): number | null {
+  const limit = principal.kind === 'application' ? principal.expiresAt : null
+  if (limit === null) return expiresAt
+  if (expiresAt === null) return limit
+  if (expiresAt > limit) throw invalidField('expires_at', `must not be later than ${new Date(limit).toISOString()}, when the credential making it expires`)
+  return expiresAt
+}
+
 type Ctx = Context<AppEnv>
 const appOf = (deps: Deps, c: Ctx, ref: string) => getApplication(deps, c.get('namespaceId'), ref)
 
@@ -102,7 +116,7 @@ export function appsRoutes(deps: Deps) {
     applicationId: (await appOf(deps, c, ref)).id,
     name: input.name,
     scopes: input.scopes,
-    expiresAt: expiry(deps, input.expires_at),
+    expiresAt: lifetime(c.get('principal'), expiry(deps, input.expires_at)),
     // What the caller holds here is the most it can hand on.
     grantable: c.get('access').scopes,
   })
