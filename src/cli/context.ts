@@ -110,10 +110,15 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2))
 }
 
+/** A century: longer is a mistake (and soon past the last date a credential can carry). */
+const MAX_EXPIRY_DAYS = 36_500
+
 /** `--scopes a,b` and `--expires-in-days N` of a new credential (API key or OAuth client). */
 export function credentialFlags(opts: { scopes?: string; expiresInDays?: string }): { scopes?: string[]; expiresAt: number | null } {
   const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays)
-  if (days !== undefined && !(Number.isInteger(days) && days > 0)) throw new UsageError('--expires-in-days must be a positive whole number')
+  if (days !== undefined && !(Number.isInteger(days) && days > 0 && days <= MAX_EXPIRY_DAYS)) {
+    throw new UsageError(`--expires-in-days must be a whole number from 1 to ${MAX_EXPIRY_DAYS}`)
+  }
   return {
     scopes: opts.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
     expiresAt: days ? Date.now() + days * 86_400_000 : null,

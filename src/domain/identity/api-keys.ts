@@ -53,6 +53,16 @@ function checkScopes(scopes: string[]): Scope[] {
  * The scopes a new credential gets: those asked for (all the creator holds when none are), each
  * known (422) and held by the creator (403 naming it), so no credential can mint a stronger one.
  */
+/** The last instant RFC 3339 can write (9999-12-31T23:59:59.999Z): a credential's latest expiry. */
+export const LATEST_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+/** A credential's expiry as given, or a 422 naming `expires_at` for one no date can show. */
+export function checkExpiry(expiresAt: number | null | undefined): number | null {
+  if (expiresAt === undefined || expiresAt === null) return null
+  if (!Number.isFinite(expiresAt) || expiresAt > LATEST_EXPIRY_MS) throw invalidField('expires_at', 'must be before the year 10000')
+  return expiresAt
+}
+
 export function grantScopes(requested: string[] | undefined, held: ReadonlySet<Scope> = new Set(ALL_SCOPES)): Scope[] {
   if (requested === undefined) return ALL_SCOPES.filter((s) => held.has(s))
   const scopes = checkScopes(requested)
@@ -96,7 +106,7 @@ export async function insertApiKey(tx: Db, namespaceId: string, input: NewApiKey
     lookup: apiKeyLookup(secret),
     hash: hashKey(secret).toString('hex'),
     scopes: grantScopes(input.scopes, input.grantable),
-    expiresAt: input.expiresAt ?? null,
+    expiresAt: checkExpiry(input.expiresAt),
     revokedAt: null,
     lastUsedAt: null,
     createdAt: at,

@@ -11,7 +11,7 @@ import { TtlCache } from '../../lib/ttl-cache'
 import { applications, namespaces, oauthClients } from '../../store/schema'
 import { type Deps, now } from '../deps'
 import { errors } from '../errors'
-import { grantScopes } from './api-keys'
+import { checkExpiry, grantScopes } from './api-keys'
 import { registerBearerResolver } from './authenticate'
 import type { ApplicationPrincipal } from './principal'
 import { isScope, type Scope } from './scopes'
@@ -52,6 +52,7 @@ export interface NewClient {
 /** A new client of an application; the secret is returned once and only its hash is stored. */
 export async function createClient(deps: Deps, namespaceId: string, input: NewClient) {
   const scopes = grantScopes(input.scopes, input.grantable)
+  const expiresAt = checkExpiry(input.expiresAt)
   return deps.store.tx(async (tx) => {
     const [app] = await tx
       .select({ id: applications.id })
@@ -66,7 +67,7 @@ export async function createClient(deps: Deps, namespaceId: string, input: NewCl
       name: input.name ?? '',
       secretHash: digest(secret).toString('hex'),
       scopes,
-      expiresAt: input.expiresAt ?? null,
+      expiresAt,
       revokedAt: null,
       createdAt: now(deps),
     }

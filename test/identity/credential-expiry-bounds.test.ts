@@ -1,0 +1,70 @@
+/**
+ * A credential's expiry must be a date: `--expires-in-days` is at most 36,500 and the domain
+ * refuses an expiry past 9999-12-31. (999999999 days was written, then every list of the
+ * application's keys or clients failed with "Invalid Date", the API's with a 500.)
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createApiKey } from '../../src/domain/identity/api-keys'
+import { generateMasterKey } from '../../src/lib/secrets'
+import { startTestGateway } from '../helpers/gateway'
+import { tempDir } from '../helpers/stores'
+
+const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
+const masterKey = generateMasterKey()
+let dir: ReturnType<typeof tempDir>
+let configPath: string
+
+function omnigate(...args: string[]) {
+  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', configPath, ...args], {
+    cwd: dir.path,
+    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: masterKey },
+  })
+  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() }
+}
+
+beforeAll(() => {
+  dir = tempDir()
+  configPath = join(dir.path, 'omnigate.toml')
+  writeFileSync(configPath, `[database]\nurl = "file:${join(dir.path, 'og.db')}"\n\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
+  expect(omnigate('namespace', 'create', 'acme').code).toBe(0)
+  expect(omnigate('app', 'create', 'backend', '-n', 'acme').code).toBe(0)
+})
+afterAll(() => dir.cleanup())
+
+describe('--expires-in-days beyond the last representable date', () => {
+  test('key create: refused with one line and exit 2, nothing written; key list keeps working', () => {
+    const created = omnigate('key', 'create', '-n', 'acme', '--app', 'backend', '--expires-in-days', '999999999', '--json')
+    const listed = omnigate('key', 'list', '-n', 'acme')
+    expect(listed.stderr).toBe('')
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toBe('(none)\n')
+    expect(created.code).toBe(2)
+    expect(created.stderr.trim().split('\n')).toHaveLength(1)
+    expect(created.stderr).toStartWith('error: --expires-in-days')
+  }, 60_000)
+
+  test('client create: refused with one line and exit 2, nothing written; client list keeps working', () => {
+    const created = omnigate('client', 'create', '-n', 'acme', '--app', 'backend', '--expires-in-days', '999999999', '--json')
+    const listed = omnigate('client', 'list', '-n', 'acme')
+    expect(listed.stderr).toBe('')
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toBe('(none)\n')
+    expect(created.code).toBe(2)
+    expect(created.stderr).toStartWith('error: --expires-in-days')
+  }, 60_000)
+})
+
+test('the domain refuses an expiry no date can show, naming expires_at; the keys still list', async () => {
+  const gw = await startTestGateway()
+  try {
+    const acme = await gw.tenant('acme')
+    const refused = await createApiKey(gw.deps, acme.namespaceId, { applicationId: acme.applicationId, expiresAt: Date.now() + 999_999_999 * 86_400_000 }).catch((e) => e)
+    expect([refused.status, refused.errors]).toEqual([422, [{ field: 'expires_at', message: 'must be before the year 10000' }]])
+    const res = await gw.call('GET', `/v1/namespaces/acme/apps/${acme.applicationId}/keys`, acme.key)
+    expect(res.status).toBe(200)
+  } finally {
+    await gw.close()
+  }
+})
