@@ -133,7 +133,7 @@ export async function listApiKeys(deps: Deps, namespaceId: string, applicationId
  * this process and within a second elsewhere. Revoking a revoked key keeps its first revocation time.
  */
 export async function revokeApiKey(deps: Deps, namespaceId: string, keyId: string, applicationId?: string): Promise<ApiKey> {
-  return deps.store.tx(async (tx) => {
+  const revoked = await deps.store.tx(async (tx) => {
     const where = and(
       eq(apiKeys.id, keyId),
       eq(apiKeys.namespaceId, namespaceId),
@@ -143,9 +143,11 @@ export async function revokeApiKey(deps: Deps, namespaceId: string, keyId: strin
     if (!current) throw errors.apiKeyNotFound(`API key "${keyId}" does not exist`)
     if (current.revokedAt !== null) return current
     const rows = await tx.update(apiKeys).set({ revokedAt: now(deps) }).where(where).returning()
-    authCache.clear()
     return rows[0]!
   })
+  // After the commit: a check that read the key before it cannot cache it after (generation).
+  authCache.clear()
+  return revoked
 }
 
 /** Forgets every cached key verification (an application was deleted). */
@@ -218,6 +220,7 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Ap
     return cached
   }
   const lookup = apiKeyLookup(secret)
+  const readAt = authCache.generation
   const rows = await deps.store.read
     .select({ key: apiKeys, slug: namespaces.slug, nsStatus: namespaces.status })
     .from(apiKeys)
@@ -242,7 +245,7 @@ export async function authenticateApiKey(deps: Deps, secret: string): Promise<Ap
         expiresAt: match.key.expiresAt,
       }
     : null
-  authCache.set(cacheKey, principal)
+  authCache.set(cacheKey, principal, readAt)
   if (principal) noteKeyUsed(deps, principal.credentialId, at)
   return principal
 }

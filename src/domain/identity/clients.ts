@@ -87,7 +87,7 @@ export async function listClients(deps: Deps, namespaceId: string, applicationId
 
 /** Revokes a client: no new tokens, and the tokens it holds stop working (within a second elsewhere). */
 export async function revokeClient(deps: Deps, namespaceId: string, clientId: string, applicationId?: string): Promise<OAuthClient> {
-  return deps.store.tx(async (tx) => {
+  const revoked = await deps.store.tx(async (tx) => {
     const where = and(
       eq(oauthClients.id, clientId),
       eq(oauthClients.namespaceId, namespaceId),
@@ -97,9 +97,11 @@ export async function revokeClient(deps: Deps, namespaceId: string, clientId: st
     if (!current) throw errors.clientNotFound(`client "${clientId}" does not exist`)
     if (current.revokedAt !== null) return current
     const rows = await tx.update(oauthClients).set({ revokedAt: now(deps) }).where(where).returning()
-    invalidateClientCache()
     return rows[0]!
   })
+  // After the commit: a lookup that read the client before it cannot cache it after (generation).
+  invalidateClientCache()
+  return revoked
 }
 
 /** An RFC 6749 §5.2 error of the token endpoint. */
@@ -123,6 +125,7 @@ export function invalidateClientCache(): void {
 
 async function clientState(deps: Deps, clientId: string): Promise<ClientState | null> {
   const cached = clientCache.get(clientId)
+  const readAt = clientCache.generation
   if (cached !== undefined) return cached
   const [row] = await deps.store.read
     .select({ client: oauthClients, nsSlug: namespaces.slug, nsStatus: namespaces.status })
@@ -130,7 +133,7 @@ async function clientState(deps: Deps, clientId: string): Promise<ClientState | 
     .innerJoin(namespaces, eq(namespaces.id, oauthClients.namespaceId))
     .where(eq(oauthClients.id, clientId))
   const state = row ? { client: row.client, nsSlug: row.nsSlug, nsActive: row.nsStatus === 'active' } : null
-  clientCache.set(clientId, state)
+  clientCache.set(clientId, state, readAt)
   return state
 }
 

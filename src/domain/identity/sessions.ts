@@ -160,9 +160,10 @@ export async function sessionIdOfRefreshToken(deps: Deps, refreshToken: string):
   const hash = hashRefresh(refreshToken)
   let id = cookieCache.get(hash)
   if (id === undefined) {
+    const readAt = cookieCache.generation
     const [row] = await deps.store.read.select({ id: sessions.id }).from(sessions).where(eq(sessions.refreshHash, hash))
     id = row?.id ?? null
-    cookieCache.set(hash, id)
+    cookieCache.set(hash, id, readAt)
   }
   return id
 }
@@ -170,6 +171,8 @@ export async function sessionIdOfRefreshToken(deps: Deps, refreshToken: string):
 async function sessionState(deps: Deps, sessionId: string): Promise<SessionState | null> {
   let state = stateCache.get(sessionId)
   if (state === undefined) {
+    // A revocation committing meanwhile clears the cache: what was read before is not kept.
+    const readAt = stateCache.generation
     const [row] = await deps.store.read
       .select({ session: sessions, user: users })
       .from(sessions)
@@ -185,7 +188,7 @@ async function sessionState(deps: Deps, sessionId: string): Promise<SessionState
           revoked: row.session.revokedAt !== null,
         }
       : null
-    stateCache.set(sessionId, state)
+    stateCache.set(sessionId, state, readAt)
   }
   return state
 }
