@@ -55,3 +55,15 @@ export class LoginLimiter {
     if (this.buckets.size > MAX_BUCKETS / 2) this.buckets.clear()
   }
 }
+
+const limiters = new WeakMap<object, LoginLimiter>()
+
+/**
+ * The gateway's one limiter of sign-in, password and reset attempts, shared by the API and the
+ * portal: guesses through both count against the same buckets.
+ */
+export function loginLimiterOf(deps: { limits: { loginAttemptsPerMinute: number } }): LoginLimiter {
+  let limiter = limiters.get(deps)
+  if (!limiter) limiters.set(deps, (limiter = new LoginLimiter(deps.limits.loginAttemptsPerMinute)))
+  return limiter
+}

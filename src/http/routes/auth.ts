@@ -12,7 +12,7 @@ import { type Deps, now } from '../../domain/deps'
 import { errors } from '../../domain/errors'
 import { recordAudit } from '../../domain/audit'
 import { acceptInvitation } from '../../domain/identity/invitations'
-import { LoginLimiter } from '../../domain/identity/login-limiter'
+import { loginLimiterOf } from '../../domain/identity/login-limiter'
 import { userNamespaces } from '../../domain/identity/members'
 import {
   authenticateSessionCookie,
@@ -79,7 +79,7 @@ function audit(deps: Deps, c: Context<AppEnv>, action: string, user: { id: strin
 }
 
 export function authRoutes(deps: Deps) {
-  const limiter = new LoginLimiter(deps.limits.loginAttemptsPerMinute)
+  const limiter = loginLimiterOf(deps)
   const secure = deps.publicUrl.startsWith('https:')
 
   const limit = (c: Context, keys: string[]) => {

@@ -7,7 +7,7 @@ import { Hono, type Context } from 'hono'
 import type { Deps } from '../../domain/deps'
 import { errors } from '../../domain/errors'
 import { acceptInvitation } from '../../domain/identity/invitations'
-import { LoginLimiter } from '../../domain/identity/login-limiter'
+import { loginLimiterOf } from '../../domain/identity/login-limiter'
 import { login, revokeSession } from '../../domain/identity/sessions'
 import { changePassword, confirmPasswordReset, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, requestPasswordReset } from '../../domain/identity/users'
 import { requestClientIp } from '../../http/client-ip'
@@ -48,7 +48,7 @@ const NOTICES: Record<string, string> = {
 }
 
 export function authPages(deps: Deps) {
-  const limiter = new LoginLimiter(deps.limits.loginAttemptsPerMinute)
+  const limiter = loginLimiterOf(deps)
   const limit = (c: Context, keys: string[]) => {
     const verdict = limiter.take(keys)
     if (!verdict.ok) {
@@ -81,7 +81,7 @@ export function authPages(deps: Deps) {
     }
     try {
       const ip = requestClientIp(c, deps)
-      limit(c, [`login:account:${email.toLowerCase()}`, `login:ip:${ip}`])
+      limit(c, [`login:account:${email.trim().toLowerCase()}`, `login:ip:${ip}`])
       const session = await login(deps, { email, password: values.password!, ip, userAgent: c.req.header('user-agent') })
       setSessionCookie(c, deps, session)
       await auditPortal(deps, c, { resource: { type: 'user', id: session.userId }, userId: session.userId })
@@ -232,7 +232,7 @@ function resetPages(deps: Deps, limit: (c: Context, keys: string[]) => void) {
       if (email === '') throw errors.validation('email is required', [{ field: 'email', message: 'is required' }])
       const long = tooLong(email, EMAIL_MAX_LENGTH)
       if (long) throw errors.validation(`email ${long}`, [{ field: 'email', message: long }])
-      limit(c, [`reset:account:${email.toLowerCase()}`, `reset:ip:${requestClientIp(c, deps)}`])
+      limit(c, [`reset:account:${email.trim().toLowerCase()}`, `reset:ip:${requestClientIp(c, deps)}`])
       await requestPasswordReset(deps, email)
     } catch (error) {
       const { state, status } = formFailure(error, { email }, { fields: ['email'] })
