@@ -101,11 +101,17 @@ export async function login(deps: Deps, input: { email: string; password: string
  * A live session's refresh token → a new access token and a new refresh token (the old one dies).
  * The token it replaced, presented again later than REFRESH_REUSE_GRACE_MS, revokes the session.
  */
-export async function refreshSession(deps: Deps, refreshToken: string, onReuse?: (sessionId: string, userId: string) => void): Promise<IssuedSession> {
+export async function refreshSession(
+  deps: Deps,
+  refreshToken: string,
+  onReuse?: (sessionId: string, userId: string) => void,
+  /** The token was rotated moments ago (another tab, a retry): refused, but the session lives on. */
+  onSuperseded?: () => void,
+): Promise<IssuedSession> {
   const at = now(deps)
   const next = newRefreshToken()
   const presented = hashRefresh(refreshToken)
-  type Outcome = { session: Session; reused?: undefined } | { reused: Session; session?: undefined } | null
+  type Outcome = { session: Session; reused?: undefined } | { reused: Session; session?: undefined } | 'superseded' | null
   const outcome = await deps.store.tx(async (tx): Promise<Outcome> => {
     const [row] = await tx
       .select({ session: sessions, disabled: users.disabled })
@@ -124,17 +130,17 @@ export async function refreshSession(deps: Deps, refreshToken: string, onReuse?:
       .select()
       .from(sessions)
       .where(and(eq(sessions.previousRefreshHash, presented), isNull(sessions.revokedAt)))
-    if (rotated && at - (rotated.rotatedAt ?? 0) > REFRESH_REUSE_GRACE_MS) {
-      await tx.update(sessions).set({ revokedAt: at }).where(eq(sessions.id, rotated.id))
-      return { reused: rotated }
-    }
-    return null
+    if (!rotated) return null
+    if (at - (rotated.rotatedAt ?? 0) <= REFRESH_REUSE_GRACE_MS) return 'superseded'
+    await tx.update(sessions).set({ revokedAt: at }).where(eq(sessions.id, rotated.id))
+    return { reused: rotated }
   })
-  if (outcome?.reused) {
+  if (outcome === 'superseded') onSuperseded?.()
+  else if (outcome?.reused) {
     forgetCachedSessions()
     onReuse?.(outcome.reused.id, outcome.reused.userId)
   }
-  const session = outcome?.session ?? null
+  const session = outcome !== 'superseded' ? (outcome?.session ?? null) : null
   if (!session) throw errors.unauthorized('the session is unknown, expired or logged out; log in again')
   cookieCache.clear()
   const token = await accessToken(deps, session.userId, session.id)

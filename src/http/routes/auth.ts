@@ -126,10 +126,14 @@ export function authRoutes(deps: Deps) {
       const refreshToken = fromBody ?? getCookie(c, SESSION_COOKIE)
       if (!refreshToken) throw errors.unauthorized('send the og_session cookie or {"refresh_token": …}')
       let reused: { sessionId: string; userId: string } | null = null
+      let superseded = false
       try {
-        return issue(c, await refreshSession(deps, refreshToken, (sessionId, userId) => (reused = { sessionId, userId })), fromBody !== undefined)
+        const onReuse = (sessionId: string, userId: string) => (reused = { sessionId, userId })
+        return issue(c, await refreshSession(deps, refreshToken, onReuse, () => (superseded = true)), fromBody !== undefined)
       } catch (error) {
-        if (fromBody === undefined) clearCookie(c)
+        // Refused because another tab (or a retry) rotated it a moment ago: that tab holds the
+        // new cookie, which clearing it here would delete for both.
+        if (fromBody === undefined && !superseded) clearCookie(c)
         // A rotated refresh token came back: someone holds a copy. The session is revoked; the
         // audit log says so (the answer does not: it is the usual 401).
         const stolen = reused as { sessionId: string; userId: string } | null
