@@ -146,15 +146,20 @@ export async function ensureInstanceAdmin(deps: Deps, admin: { email?: string; p
   return (await createInstanceAdmin(deps, { email: admin.email, password: admin.password })).user
 }
 
-/** Changes a password given the current one; every other session of the user is logged out. */
+/**
+ * Changes a password given the current one; every other session of the user is logged out and
+ * every outstanding reset link dies (one mailed before would set a password again).
+ */
 export async function changePassword(deps: Deps, userId: string, input: { current: string; next: string; keepSessionId?: string }) {
   const user = await getUser(deps, userId)
   if (!(await verifyPassword(input.current, user.passwordHash))) throw invalidField('current_password', 'is not the current password')
   checkPassword(input.next, 'new_password')
   const passwordHash = await hashPassword(input.next)
   await deps.store.tx(async (tx) => {
-    await tx.update(users).set({ passwordHash, updatedAt: now(deps) }).where(eq(users.id, userId))
-    await revokeUserSessions(tx, userId, now(deps), input.keepSessionId)
+    const at = now(deps)
+    await tx.update(users).set({ passwordHash, updatedAt: at }).where(eq(users.id, userId))
+    await revokeUserSessions(tx, userId, at, input.keepSessionId)
+    await tx.update(passwordResets).set({ usedAt: at }).where(and(eq(passwordResets.userId, userId), isNull(passwordResets.usedAt)))
   })
 }
 
