@@ -54,12 +54,12 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y)
 }
 
-/** Signs a body the way the gateway checks it (for clients and tests). */
-export function signHttpInbound(secret: string, timestamp: number, body: string): string {
-  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`
+/** Signs a body the way the gateway checks it: over the exact bytes sent (for clients and tests). */
+export function signHttpInbound(secret: string, timestamp: number, body: string | Uint8Array): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`
 }
 
-function authenticate(req: Request, secret: string, body: string): void {
+function authenticate(req: Request, secret: string, body: Uint8Array): void {
   const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.get('authorization') ?? '')?.[1]
   if (bearer !== undefined) {
     if (!same(bearer, secret)) throw new InboundError(403, 'the bearer secret does not match the channel inbound_secret')
@@ -84,11 +84,12 @@ export async function parseHttpInbound(req: Request, ctx: InboundContext<{ inbou
   if (req.method !== 'POST') throw new InboundError(405, 'send inbound messages with POST')
   const secret = ctx.config.inbound_secret
   if (!secret) throw new InboundError(403, 'inbound is off for this channel: set config.inbound_secret')
-  const raw = await req.text()
+  // The signature covers the bytes as sent: decoding first would drop a byte-order mark.
+  const raw = new Uint8Array(await req.arrayBuffer())
   authenticate(req, secret, raw)
   let json: unknown
   try {
-    json = JSON.parse(raw)
+    json = JSON.parse(new TextDecoder().decode(raw))
   } catch {
     throw new InboundError(400, 'the body is not valid JSON')
   }
