@@ -53,6 +53,9 @@ export function redact(text: string, webhookUrl: string): string {
   try {
     const { pathname } = new URL(webhookUrl)
     if (pathname.length > 1) out = out.split(pathname).join('/…')
+    // The secret is the path's last segment: hidden wherever it shows (a rewritten path too).
+    const token = pathname.split('/').filter(Boolean).at(-1)
+    if (token && token.length >= 16) out = out.split(token).join('…')
   } catch {
     // An unparseable URL never reached fetch, so nothing of it can be in the text.
   }

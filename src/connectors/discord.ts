@@ -70,9 +70,24 @@ function discordPayload(msg: OutboundMessage, config: DiscordConfig) {
   }
 }
 
+/** The API version asked for when the webhook URL names none. */
+const API_VERSION = 'v10'
+
+/**
+ * The webhook URL pinned to an API version. "Copy Webhook URL" gives `/api/webhooks/…` with
+ * none, which Discord serves as its default, v6, where a 429's `retry_after` is milliseconds
+ * (seconds since v8) and errors have another shape: unversioned, a 1.5 s wait read as seconds
+ * is 25 minutes. A version the operator wrote stays.
+ */
+function versioned(webhookUrl: string): URL {
+  const url = new URL(webhookUrl)
+  url.pathname = url.pathname.replace(/^\/api\/webhooks\//, `/api/${API_VERSION}/webhooks/`)
+  return url
+}
+
 /** The webhook URL with `wait=true`, keeping a `thread_id` the operator put there. */
 function executeUrl(webhookUrl: string): string {
-  const url = new URL(webhookUrl)
+  const url = versioned(webhookUrl)
   url.searchParams.set('wait', 'true')
   return url.toString()
 }
@@ -140,7 +155,7 @@ async function createdMessageId(res: Response): Promise<string | undefined> {
 async function checkWebhook(ctx: ConnectorContext<DiscordConfig>): Promise<Health> {
   const shape = webhookHealth(discordWebhookUrl, ctx.config.webhook_url, 'Discord')
   if (!shape.ok) return shape
-  const url = new URL(ctx.config.webhook_url)
+  const url = versioned(ctx.config.webhook_url)
   url.search = ''
   let res: Response
   try {

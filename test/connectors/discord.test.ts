@@ -7,6 +7,9 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { discordErrorAnswer, discordRateLimitAnswer, FAKE_DISCORD_TOKEN, type FakeDiscord, startFakeDiscord } from '../fakes/discord'
 import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
 
+/** The path the connector calls: an unversioned webhook URL pinned to API v10 (discord-api-version.test.ts). */
+const v10 = (webhookUrl: string) => new URL(webhookUrl).pathname.replace('/api/webhooks/', '/api/v10/webhooks/')
+
 type Event = { status: string; at: string; attempt: number | null; provider_message_id: string | null; error: { code: string; message: string; class: string } | null }
 type MessageBody = { id: string; status: string; attempts: number; provider_message_id: string | null; error: { code: string; message: string } | null; events: Event[] }
 type Problem = { code: string; status: number; errors?: { field: string; message: string }[] }
@@ -90,7 +93,7 @@ describe('sending', () => {
     expect(done).toMatchObject({ status: 'sent', attempts: 1, provider_message_id: createdId, error: null })
     expect(done.events.map((e) => [e.status, e.provider_message_id])).toEqual([['queued', null], ['sending', null], ['sent', createdId]])
     const [req] = discord.received
-    expect(req!.path).toBe(`${new URL(discord.webhookUrl).pathname}?wait=true`)
+    expect(req!.path).toBe(`${v10(discord.webhookUrl)}?wait=true`)
     expect(req!.headers['content-type']).toBe('application/json')
     expect(req!.headers['user-agent']).toStartWith('omnigate/')
     expect(JSON.parse(req!.rawBody)).toEqual({
@@ -107,7 +110,7 @@ describe('sending', () => {
     const embeds = [{ title: 'Backup', description: '42 GB', color: 0x2ecc71 }]
     const done = await finished(await send({ options: { discord: { embeds, tts: true } } }))
     expect(done.status).toBe('sent')
-    expect(discord.received[0]!.path).toBe(`${new URL(discord.webhookUrl).pathname}?thread_id=998877&wait=true`)
+    expect(discord.received[0]!.path).toBe(`${v10(discord.webhookUrl)}?thread_id=998877&wait=true`)
     expect(discord.received[0]!.body).toEqual({ content: 'Backup done', embeds, tts: true, allowed_mentions: { parse: [] } })
   })
 
@@ -235,7 +238,7 @@ describe('health', () => {
     const body = await res.json()
     expect(body).toEqual({ ok: true, detail: 'webhook "Captain Hook" posts to channel 1111111111111111111; nothing was posted' })
     expect(JSON.stringify(body)).not.toContain(FAKE_DISCORD_TOKEN)
-    expect(discord.received.map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${new URL(discord.webhookUrl).pathname}`])
+    expect(discord.received.map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${v10(discord.webhookUrl)}`])
     expect(discord.created).toEqual([])
   })
 
