@@ -29,7 +29,8 @@ interface TwilioErrorBody {
 }
 
 /** Codes that mean "slow down" whatever HTTP status carries them. */
-const RATE_LIMIT_CODES = new Set([20429, 14107])
+// 21611: the sender has more than 10 hours of messages queued; Twilio asks to send again later.
+const RATE_LIMIT_CODES = new Set([20429, 14107, 21611])
 /** Codes that mean the credentials are wrong: nothing will work until the channel is fixed. */
 const AUTH_CODES = new Set([20003, 20005])
 
