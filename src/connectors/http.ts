@@ -64,15 +64,15 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
-/** The receiver's own id for the message, when it answers JSON with a string `id`. */
+/** The receiver's own id for the message, when it answers JSON with an `id` (a string, or a number kept as its text). */
 async function providerMessageId(res: Response): Promise<string | undefined> {
   const text = await res.text()
   if (text === '') return undefined
   try {
     const json: unknown = JSON.parse(text)
-    if (json && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string') {
-      return (json as { id: string }).id
-    }
+    const id = json && typeof json === 'object' ? (json as { id?: unknown }).id : undefined
+    if (typeof id === 'string' && id !== '') return id
+    if (typeof id === 'number' && Number.isFinite(id)) return String(id)
   } catch {
     // A 2xx with a non-JSON body is still a success; there is just no id to keep.
   }
@@ -102,6 +102,12 @@ async function failedResponse(res: Response): Promise<ConnectorError> {
   }
   if (status === 408 || status >= 500) {
     return new ConnectorError('transient', code, `HTTP ${status} from the receiver`)
+  }
+  if (status === 409) {
+    // The message id goes as `idempotency-key`: a receiver that follows the Idempotency-Key draft
+    // answers 409 while the first request with it is still being handled (a retry after a
+    // timeout), and replays that answer once it is done.
+    return new ConnectorError('transient', code, 'HTTP 409: the receiver is still handling this message (idempotency key in use)')
   }
   if (status >= 300 && status < 400) {
     // Following would let a public URL bounce the gateway to a private one, so it is refused for good.
