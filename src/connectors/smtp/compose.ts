@@ -8,9 +8,22 @@ import { UrlRejectedError } from '../../lib/url-guard'
 import { type ConnectorContext, ConnectorError, type OutboundMessage, TRUNCATED_HEADER } from '../types'
 import { domainOf, type SmtpConfig, type SmtpOptions } from './config'
 
-/** The Message-ID of an outbound message: its id at the sender's domain, in header form. */
+/**
+ * The Message-ID of an outbound message: its id at the sender's domain, in header form. An
+ * internationalised domain is written in its ASCII (punycode) form, as nodemailer writes From:
+ * a header must be 7-bit without SMTPUTF8, and a bounce returns it byte for byte.
+ */
 export function outboundMessageId(messageId: string, from: string): string {
-  return `<${messageId}@${domainOf(from)}>`
+  return `<${messageId}@${asciiDomain(domainOf(from))}>`
+}
+
+function asciiDomain(domain: string): string {
+  if (/^[\x21-\x7e]*$/.test(domain)) return domain
+  try {
+    return new URL(`http://${domain}`).hostname
+  } catch {
+    return domain
+  }
 }
 
 /** The most one URL attachment may weigh: the gateway's default limit for a message's attachments. */
