@@ -40,7 +40,7 @@ test('a retry answered 409 (same idempotency key still in flight) is retried, no
   const { key } = await gw.tenant('acme')
   expect((await gw.call('POST', '/v1/namespaces/acme/channels', key, { name: 'hook', type: 'http', config: { url: receiver.url } })).status).toBe(201)
   // Backoff long enough for the receiver's 1.5 s: the test gateway's own is a few ms.
-  await gw.startEngine({ send_timeout_ms: 300, backoff_base_ms: 250 })
+  await gw.startEngine({ send_timeout_ms: 300, backoff_base_ms: 250, backoff_max_ms: 2000 })
   const res = await gw.call('POST', '/v1/namespaces/acme/messages', key, { channel: 'hook', to: 'ops', content: { text: 'disk full' } })
   const { id } = (await res.json()) as { id: string }
   const final = await eventually(async () => {
