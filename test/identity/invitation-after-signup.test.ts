@@ -6,36 +6,19 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { simpleParser } from 'mailparser'
 import { createInvitation } from '../../src/domain/identity/invitations'
-import { setPasswordHashCost } from '../../src/domain/identity/users'
 import { emailVerifications, users } from '../../src/store/schema'
-import { startSmtpSink, type SmtpSink } from '../fakes/smtp-server'
-import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
+import { type MailingGateway, startMailingGateway } from '../helpers/mailing-gateway'
 
-setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
-
-let sink: SmtpSink
-let gw: TestGateway
+let mg: MailingGateway
 beforeAll(async () => {
-  sink = await startSmtpSink()
-  gw = await startTestGateway({
-    signup: { enabled: true },
-    mail: { smtp_url: `smtp://127.0.0.1:${sink.port}`, from: 'omnigate <noreply@gw.test>' },
-    limits: { login_attempts_per_minute: 1000 },
-  })
+  mg = await startMailingGateway({ signup: { enabled: true } })
 })
-afterAll(async () => {
-  await gw.close()
-  await sink.stop()
-})
-
-async function mailText(email: string, after: number): Promise<string> {
-  const wire = await eventually(async () => sink.received.slice(after).find((m) => m.rcptTo.includes(email)))
-  return (await simpleParser(wire.raw)).text ?? ''
-}
+afterAll(() => mg.close())
 
 test('an invitee whose earlier signup was never confirmed can sign in with the password chosen on accepting', async () => {
+  const { gw, sink } = mg
+  const mailText = async (to: string, after: number) => (await mg.mailTo(to, after)).text
   const acme = await gw.tenant('acme')
   const email = 'sam@example.com'
   // Sam signed up once (or someone did with Sam's address) and never followed the link.

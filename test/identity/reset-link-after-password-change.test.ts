@@ -3,34 +3,22 @@
  * link mailed before (to an inbox someone else may read) would set a password again.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { simpleParser } from 'mailparser'
-import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
-import { startSmtpSink, type SmtpSink } from '../fakes/smtp-server'
-import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
+import { hashPassword, insertUser } from '../../src/domain/identity/users'
+import { type MailingGateway, startMailingGateway } from '../helpers/mailing-gateway'
 
-setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
-
-let sink: SmtpSink
-let gw: TestGateway
+let mg: MailingGateway
 beforeAll(async () => {
-  sink = await startSmtpSink()
-  gw = await startTestGateway({
-    mail: { smtp_url: `smtp://127.0.0.1:${sink.port}`, from: 'omnigate <noreply@gw.test>' },
-    limits: { login_attempts_per_minute: 1000 },
-  })
+  mg = await startMailingGateway()
   const passwordHash = await hashPassword('the original password')
-  await gw.deps.store.tx((tx) => insertUser(tx, { email: 'kim@example.com', passwordHash, verified: true }, Date.now()))
+  await mg.gw.deps.store.tx((tx) => insertUser(tx, { email: 'kim@example.com', passwordHash, verified: true }, Date.now()))
 })
-afterAll(async () => {
-  await gw.close()
-  await sink.stop()
-})
+afterAll(() => mg.close())
 
 test('a reset link mailed before a password change no longer resets the password', async () => {
+  const { gw, sink } = mg
   const before = sink.received.length
   expect((await gw.call('POST', '/v1/auth/password-reset', null, { email: 'kim@example.com' })).status).toBe(202)
-  const wire = await eventually(async () => sink.received.slice(before).find((m) => m.rcptTo.includes('kim@example.com')))
-  const token = /\/portal\/reset\?token=([\w-]+)/.exec((await simpleParser(wire.raw)).text ?? '')![1]!
+  const token = /\/portal\/reset\?token=([\w-]+)/.exec((await mg.mailTo('kim@example.com', before)).text)![1]!
 
   // Kim, worried, signs in and changes the password.
   const login = await gw.call('POST', '/v1/auth/login', null, { email: 'kim@example.com', password: 'the original password' })

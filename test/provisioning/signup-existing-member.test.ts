@@ -5,24 +5,16 @@
  * (their own gateway's mail) got the stranger's password: the stranger signed in as them.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { simpleParser } from 'mailparser'
 import { insertMembership } from '../../src/domain/identity/members'
-import { hashPassword, insertUser, setPasswordHashCost } from '../../src/domain/identity/users'
-import { startSmtpSink, type SmtpSink } from '../fakes/smtp-server'
-import { eventually, startTestGateway, type TestGateway } from '../helpers/gateway'
-
-setPasswordHashCost({ memoryCost: 1024, timeCost: 1 })
+import { hashPassword, insertUser } from '../../src/domain/identity/users'
+import { type MailingGateway, startMailingGateway } from '../helpers/mailing-gateway'
 
 const EMAIL = 'olga@example.com'
-let sink: SmtpSink
-let gw: TestGateway
+let mg: MailingGateway
+let gw: MailingGateway['gw']
 beforeAll(async () => {
-  sink = await startSmtpSink()
-  gw = await startTestGateway({
-    signup: { enabled: true },
-    mail: { smtp_url: `smtp://127.0.0.1:${sink.port}`, from: 'omnigate <noreply@gw.test>' },
-    limits: { login_attempts_per_minute: 1000 },
-  })
+  mg = await startMailingGateway({ signup: { enabled: true } })
+  gw = mg.gw
   const acme = await gw.tenant('acme')
   // What `omnigate member add olga@example.com -n acme --role owner` (no [mail]) stores.
   const passwordHash = await hashPassword('olgas own password')
@@ -31,19 +23,12 @@ beforeAll(async () => {
     await insertMembership(tx, acme.namespaceId, user.id, 'owner', Date.now())
   })
 })
-afterAll(async () => {
-  await gw.close()
-  await sink.stop()
-})
+afterAll(() => mg.close())
 
-async function mail(after: number) {
-  const wire = await eventually(async () => sink.received.slice(after).find((m) => m.rcptTo.includes(EMAIL)))
-  const parsed = await simpleParser(wire.raw)
-  return { subject: parsed.subject ?? '', text: parsed.text ?? '' }
-}
+const mail = (after: number) => mg.mailTo(EMAIL, after)
 
 test('a signup with the address of an existing member (made by the CLI) gets the "already have an account" notice, not a link', async () => {
-  const before = sink.received.length
+  const before = mg.sink.received.length
   expect((await gw.call('POST', '/v1/auth/signup', null, { email: EMAIL, password: 'the strangers password', namespace: 'stranger-ns' })).status).toBe(202)
   const got = await mail(before)
   expect(got.subject).toBe('You already have an omnigate account')
@@ -51,7 +36,7 @@ test('a signup with the address of an existing member (made by the CLI) gets the
 })
 
 test("following such a link must not hand the stranger the member's account", async () => {
-  const before = sink.received.length
+  const before = mg.sink.received.length
   // A minute later (the one-mail-a-minute limit), as a stranger would.
   gw.deps.now = () => Date.now() + 61_000
   expect((await gw.call('POST', '/v1/auth/signup', null, { email: EMAIL, password: 'the strangers password', namespace: 'stranger-ns2' })).status).toBe(202)
