@@ -116,7 +116,8 @@ export function recordAttempt(
   outcome: { kind: string; error?: { class: string } },
   at = Date.now(),
 ): void {
-  if (outcome.kind === 'sent') dispatchLatency.observe(Math.max(0, at - (message.sendAt ?? message.createdAt)) / 1000)
+  // From when it was due: its send_at, or its acceptance when that is later (a send_at already past).
+  if (outcome.kind === 'sent') dispatchLatency.observe(Math.max(0, at - Math.max(message.sendAt ?? 0, message.createdAt)) / 1000)
   else if (outcome.error) bump(attemptErrors, `${message.channelId}\u0000${outcome.error.class}`)
 }
 

@@ -96,7 +96,8 @@ export async function restoreNamespace(deps: Deps, namespaceId: string): Promise
       .returning()
     await tx
       .update(webhooks)
-      .set({ enabled: true, disabledReason: null, updatedAt: at })
+      // The failure clock starts again, as a re-enable does: time spent deleted made no attempts.
+      .set({ enabled: true, disabledReason: null, failingSince: null, updatedAt: at })
       .where(and(eq(webhooks.namespaceId, namespaceId), eq(webhooks.enabled, false), eq(webhooks.disabledReason, NAMESPACE_DELETED)))
     return row!
   })

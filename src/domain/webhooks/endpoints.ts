@@ -161,7 +161,7 @@ export async function deleteWebhook(deps: Deps, namespaceId: string, id: string)
 /** A new secret; the previous ones keep signing for `graceMs` (0 = retire them at once). */
 export async function rotateWebhookSecret(deps: Deps, namespaceId: string, id: string, graceMs = ROTATION_GRACE_MS) {
   const at = now(deps)
-  return deps.store.tx(async (tx) => {
+  const rotated = await deps.store.tx(async (tx) => {
     const hook = await getWebhook(deps, namespaceId, id, tx)
     const sealed = openSecrets(deps, hook)
     const secret = generateWebhookSecret()
@@ -176,4 +176,7 @@ export async function rotateWebhookSecret(deps: Deps, namespaceId: string, id: s
       .returning()
     return { webhook: row!, secret }
   })
+  // The next delivery signs with the new secret too: the deliverer's endpoint cache goes.
+  invalidateWebhookCache()
+  return rotated
 }
