@@ -246,15 +246,24 @@ async function measureQueue(store: Store, at: number): Promise<void> {
   queueDepth = { due: Number(depth.due), scheduled: Number(depth.scheduled), leased: Number(depth.leased) }
 }
 
-/** Per-channel totals as samples, named; channels never resolved are left out. */
+/**
+ * Per-channel totals as samples, named; channels never resolved are left out. Channels that get
+ * the same labels (two Twilio channels under `{type, class}`; a purged namespace's slug given to
+ * a new one) are added up: a series appears once, or Prometheus keeps one and drops the rest.
+ */
 function named(counts: Map<string, number>, labels: (c: ChannelLabels, rest: string) => Labels): Sample[] {
-  const out: Sample[] = []
+  const out = new Map<string, Sample>()
   for (const [key, value] of counts) {
     const split = key.indexOf('\u0000')
     const names = channelLabels.get(key.slice(0, split))
-    if (names) out.push({ labels: labels(names, key.slice(split + 1)), value })
+    if (!names) continue
+    const sample = { labels: labels(names, key.slice(split + 1)), value }
+    const id = JSON.stringify(Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : 1)))
+    const seen = out.get(id)
+    if (seen) seen.value += value
+    else out.set(id, sample)
   }
-  return out
+  return [...out.values()]
 }
 
 /** The exposition for one scrape: measures the queue, names the channel series, renders. */
