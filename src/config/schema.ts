@@ -294,6 +294,17 @@ export const configSchema = z.strictObject({
   portal: portalSchema.prefault({}),
   plans: z.array(planSchema).superRefine(uniqueBy('name', 'plan name')).default(DEFAULT_PLANS),
   namespaces: z.array(namespaceSchema).superRefine(uniqueBy('slug', 'namespace slug')).prefault([]),
+}).superRefine((config, ctx) => {
+  // [[plans]] replaces the built-in plans: the plan a signup gets must be one of them, or every
+  // signup (and every provisioning without a plan) would fail after a clean start.
+  const names = config.plans.map((p) => p.name)
+  if (!names.includes(config.signup.default_plan)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['signup', 'default_plan'],
+      message: `"${config.signup.default_plan}" is not one of the plans (${names.join(', ')}); declare it in [[plans]] or name one of those`,
+    })
+  }
 })
 
 export type Config = z.infer<typeof configSchema>
