@@ -25,13 +25,29 @@ export const webhooksSchema = z.strictObject({
   concurrency: int().min(1).max(1000).default(DEFAULT_WEBHOOK_CONCURRENCY),
 })
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** Headers the gateway sets or the HTTP framing owns: a custom header may not replace them. */
+export const RESERVED_WEBHOOK_HEADER = /^(host|content-length|content-type|transfer-encoding|connection|user-agent|webhook-.*)$/i
+
+/** An endpoint's custom headers, as the API and the config take them. */
+export const webhookHeadersSchema = z.record(
+  z
+    .string()
+    .regex(HEADER_NAME, 'must be a valid HTTP header name')
+    .refine((h) => !RESERVED_WEBHOOK_HEADER.test(h), 'is set by the gateway'),
+  z.string().regex(/^[\t\x20-\x7e]*$/, 'must be printable text'),
+)
+
+/** Whether a stored custom header may go out: one the gateway sets never does (stored before they were checked). */
+export const sendableWebhookHeader = (name: string) => HEADER_NAME.test(name) && !RESERVED_WEBHOOK_HEADER.test(name)
+
 export const declaredWebhookSchema = z.strictObject({
   url: z.string().min(1),
   description: z.string().optional(),
   event_types: z.array(z.string()).optional(),
   /** Channel names: only their events. */
   channels: z.array(z.string()).optional(),
-  headers: z.record(z.string(), z.string()).optional(),
+  headers: webhookHeadersSchema.optional(),
   /** A `whsec_…` secret from the environment, so receivers keep working across rebuilds. */
   secret: z
     .string()

@@ -15,6 +15,7 @@ import { parseRetryAfter } from '../connectors/http'
 import type { Logger } from '../lib/log'
 import { countWebhookOutcome } from '../lib/metrics'
 import { TokenBuckets } from '../lib/token-bucket'
+import { sendableWebhookHeader } from '../config/webhooks-schema'
 import { USER_AGENT } from '../version'
 import { ClaimLoop } from './claim-loop'
 
@@ -114,7 +115,7 @@ export class WebhookDeliverer {
     const sealed = this.secretsOf(endpoint)
     const started = Date.now()
     const headers = {
-      ...sealed.headers,
+      ...customHeaders(sealed.headers),
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
       ...webhookHeaders(activeSecrets(sealed, started), delivery.eventId, Math.floor(started / 1000), delivery.payload),
@@ -175,4 +176,11 @@ export class WebhookDeliverer {
     this.deferredUntil.set(webhookId, until + Math.ceil(1000 / perSecond))
     return { deferredUntil: until }
   }
+}
+
+/** An endpoint's custom headers that may go out: never one the gateway sets, whatever its case. */
+function customHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers ?? {})) if (sendableWebhookHeader(name)) out[name] = value
+  return out
 }

@@ -11,19 +11,17 @@ import {
   updateWebhook,
   webhookView,
 } from '../../domain/webhooks/endpoints'
+import { webhookHeadersSchema } from '../../config/webhooks-schema'
 import type { AppEnv } from '../env'
 import { scoped } from '../middleware/auth'
 import { bodyProblems, commonProblems, json, listOf, nsParams } from '../schemas'
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-/** Headers the gateway sets or the HTTP framing owns: a custom header may not replace them. */
-const RESERVED_HEADER = /^(host|content-length|content-type|transfer-encoding|connection|user-agent|webhook-.*)$/i
 const webhookInput = z.strictObject({
   url: z.string().min(1).max(2048).openapi({ example: 'https://hooks.example.com/omnigate' }),
   description: z.string().max(500).optional(),
   event_types: z.array(z.string()).max(50).optional().openapi({ description: 'Omitted or ["*"] = every event', example: ['message.delivered', 'message.failed'] }),
   channels: z.array(z.string()).max(100).optional().openapi({ description: 'Channel names or ids: only their events' }),
-  headers: z.record(z.string().regex(HEADER_NAME, 'must be a valid HTTP header name').refine((h) => !RESERVED_HEADER.test(h), 'is set by the gateway'), z.string().regex(/^[\t\x20-\x7e]*$/, 'must be printable text')).optional(),
+  headers: webhookHeadersSchema.optional(),
   enabled: z.boolean().optional(),
   rate_limit: z.int().min(1).max(10_000).nullable().optional().openapi({ description: 'Deliveries per second at most' }),
 })
