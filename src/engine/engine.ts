@@ -94,8 +94,13 @@ export class Engine {
     this.job('retention', '41 * * * *', async (signal) => {
       const report = await applyRetention(this.deps, { signal })
       for (const bad of report.invalidOverrides) this.log.warn('retention override ignored', { namespace: bad.namespace, problem: bad.problem })
-      if (report.contentPurged + report.eventsDeleted > 0) {
-        this.log.info('retention applied', { content_purged: report.contentPurged, events_deleted: report.eventsDeleted, batches: report.batches })
+      if (report.contentPurged + report.eventsDeleted + report.deliveriesDeleted > 0) {
+        this.log.info('retention applied', {
+          content_purged: report.contentPurged,
+          events_deleted: report.eventsDeleted,
+          deliveries_deleted: report.deliveriesDeleted,
+          batches: report.batches,
+        })
       }
     })
     // Channels failing or recovered (src/domain/analytics/health.ts says why a job and not the hot path).

@@ -1,7 +1,9 @@
 /**
  * Retention: message content older than `message_days` is replaced by a `{"purged": true}`
- * marker (the row, its status, metadata, addresses, events and the analytics rollups stay);
- * message events older than `event_days` are deleted. Defaults come from `[retention]`, a
+ * marker (the row, its status, metadata, addresses, events and the analytics rollups stay), and
+ * finished webhook deliveries older than that are deleted with their attempts (their payloads
+ * carry the content, and a retry would send it again); message events older than `event_days`
+ * are deleted. Defaults come from `[retention]`, a
  * namespace overrides them in `settings.retention` (`{"message_days": 30, "event_days": 90}`,
  * 0 = keep forever), set by `[[namespaces]] retention = {…}` in the config or by an instance
  * admin through `PUT /v1/namespaces/{ns}/retention`.
@@ -12,7 +14,7 @@
  */
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm'
 import { type NamespaceRetention, namespaceRetentionSchema } from '../../config/operations-schema'
-import { messageEvents, type MessageContent, messages, namespaces } from '../../store/schema'
+import { messageEvents, type MessageContent, messages, namespaces, webhookDeliveries } from '../../store/schema'
 import type { Db, Store } from '../../store/store'
 import { type Deps, now } from '../deps'
 import { errors } from '../errors'
@@ -34,6 +36,8 @@ export interface RetentionPolicy {
 export interface RetentionReport {
   contentPurged: number
   eventsDeleted: number
+  /** Finished webhook deliveries (with their attempts) past `message_days`. */
+  deliveriesDeleted: number
   /** Write transactions used. */
   batches: number
   /** The most rows one transaction changed. */
@@ -136,17 +140,20 @@ export interface RetentionOptions {
 export async function applyRetention(deps: Pick<Deps, 'store' | 'config' | 'now'>, opts: RetentionOptions = {}): Promise<RetentionReport> {
   const at = now(deps)
   const batchSize = opts.batchSize ?? RETENTION_BATCH
-  const report: RetentionReport = { contentPurged: 0, eventsDeleted: 0, batches: 0, largestBatch: 0, invalidOverrides: [] }
+  const report: RetentionReport = { contentPurged: 0, eventsDeleted: 0, deliveriesDeleted: 0, batches: 0, largestBatch: 0, invalidOverrides: [] }
   const tenants = await deps.store.read.select({ id: namespaces.id, slug: namespaces.slug, settings: namespaces.settings }).from(namespaces)
   const eventCutoffs = new Map<string, number>()
+  const contentCutoffs = new Map<string, number>()
   for (const ns of tenants) {
     const { policy, problem } = retentionPolicy(deps.config.retention, ns.settings ?? {})
     if (problem) report.invalidOverrides.push({ namespace: ns.slug, problem })
     if (policy.eventDays > 0) eventCutoffs.set(ns.id, at - policy.eventDays * DAY_MS)
+    if (policy.messageDays > 0) contentCutoffs.set(ns.id, at - policy.messageDays * DAY_MS)
     if (policy.messageDays > 0 && !opts.signal?.aborted) {
       await purgeContent(deps.store, ns.id, at - policy.messageDays * DAY_MS, batchSize, report, opts.signal)
     }
   }
+  if (contentCutoffs.size > 0 && !opts.signal?.aborted) await deleteDeliveries(deps.store, contentCutoffs, batchSize, report, opts.signal)
   if (eventCutoffs.size > 0 && !opts.signal?.aborted) await deleteEvents(deps.store, eventCutoffs, batchSize, report, opts.signal)
   return report
 }
@@ -193,9 +200,43 @@ async function purgeContent(store: Store, namespaceId: string, cutoff: number, b
   }
 }
 
-/** The smallest event id of the millisecond `at` (ids are `evt_` + a UUIDv7: time-ordered). */
-function eventIdAt(at: number): string {
-  return `evt_${Math.max(0, at).toString(16).padStart(12, '0')}${'0'.repeat(20)}`
+/** The smallest id of the millisecond `at` (ids are a prefix + a UUIDv7: time-ordered). */
+function idAt(prefix: 'evt' | 'whd', at: number): string {
+  return `${prefix}_${Math.max(0, at).toString(16).padStart(12, '0')}${'0'.repeat(20)}`
+}
+
+/**
+ * Walks the webhook deliveries in id order (by time) up to the latest cutoff, and deletes the
+ * finished ones older than their namespace's content cutoff; their attempts go with them
+ * (cascade). A delivery still pending is left to finish.
+ */
+async function deleteDeliveries(store: Store, cutoffs: Map<string, number>, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
+  const bound = idAt('whd', Math.max(...cutoffs.values()))
+  let after = ''
+  while (!signal?.aborted) {
+    const rows = await store.read
+      .select({ id: webhookDeliveries.id, namespaceId: webhookDeliveries.namespaceId, status: webhookDeliveries.status, createdAt: webhookDeliveries.createdAt })
+      .from(webhookDeliveries)
+      .where(and(sql`${webhookDeliveries.id} > ${after}`, lt(webhookDeliveries.id, bound)))
+      .orderBy(webhookDeliveries.id)
+      .limit(batchSize)
+    if (rows.length === 0) return
+    after = rows.at(-1)!.id
+    const ids = rows.filter((r) => r.status !== 'pending' && r.createdAt < (cutoffs.get(r.namespaceId) ?? -Infinity)).map((r) => r.id)
+    if (ids.length > 0) {
+      const deleted = await store.tx((tx) =>
+        tx
+          .delete(webhookDeliveries)
+          // Checked again under the lock: one retried meanwhile is pending again and stays.
+          .where(and(inArray(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} != 'pending'`))
+          .returning({ id: webhookDeliveries.id }),
+      )
+      report.deliveriesDeleted += deleted.length
+      recordBatch(report, deleted.length)
+    }
+    if (rows.length < batchSize) return
+    await yieldToOthers()
+  }
 }
 
 /**
@@ -204,7 +245,7 @@ function eventIdAt(at: number): string {
  * index, so one walk serves every namespace; events kept forever are passed over.
  */
 async function deleteEvents(store: Store, cutoffs: Map<string, number>, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
-  const bound = eventIdAt(Math.max(...cutoffs.values()))
+  const bound = idAt('evt', Math.max(...cutoffs.values()))
   let after = ''
   while (!signal?.aborted) {
     const rows = await store.read
