@@ -81,7 +81,11 @@ export class JobRunner {
     for (const cron of this.crons.values()) cron.stop()
     this.crons.clear()
     this.abort.abort(new Error('shutdown'))
-    if (this.inFlight.size > 0) await Promise.race([Promise.allSettled([...this.inFlight]), Bun.sleep(timeoutMs)])
+    if (this.inFlight.size === 0) return
+    // A cleared timer, not Bun.sleep: a pending sleep would keep the process alive after stop.
+    let deadline: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise<void>((resolve) => (deadline = setTimeout(resolve, timeoutMs)))])
+    clearTimeout(deadline)
   }
 
   /** Every job with its schedule and next run (from the pattern, whether started or not). */
