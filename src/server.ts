@@ -32,13 +32,6 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const listen = parseListen(config.server.listen)
   if (!listen) throw new StartupError(`server.listen: invalid address "${config.server.listen}"`)
   const deps = await openGateway({ config, demo: opts.demo, log, migrate: config.database.auto_migrate })
-  if (opts.demo) {
-    const key = await ensureDemoNamespace(deps)
-    if (key) {
-      opts.print('Demo namespace "demo" created with channel "sandbox". Its API key, shown once:')
-      opts.print(`  OMNIGATE_API_KEY=${key}`)
-    }
-  }
   const engine = config.engine.enabled ? new Engine(deps, config, log) : null
   const app = createApp(deps, { bodyLimitBytes: config.server.body_limit_bytes, log })
   let server: ReturnType<typeof Bun.serve>
@@ -54,7 +47,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     await deps.store.close()
     throw new StartupError(`server.listen: cannot listen on ${config.server.listen}: ${(error as Error).message}`)
   }
-  await engine?.start()
+  try {
+    await engine?.start()
+  } catch (error) {
+    // Nothing half-started stays up: no port answering /readyz for a gateway without its workers.
+    server.stop(true)
+    await engine?.stop().catch(() => {})
+    await deps.store.close()
+    throw error instanceof StartupError ? error : new StartupError((error as Error).message ?? String(error))
+  }
+  // Only once it serves: a key printed by a start that then failed would never be shown again.
+  if (opts.demo) {
+    const key = await ensureDemoNamespace(deps)
+    if (key) {
+      opts.print('Demo namespace "demo" created with channel "sandbox". Its API key, shown once:')
+      opts.print(`  OMNIGATE_API_KEY=${key}`)
+    }
+  }
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
   const url = `http://${host}:${server.port}`
   log.info('omnigate listening', { url, database: config.database.url.split('?')[0], demo: opts.demo })
