@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join, resolve } from 'node:path'
 import { type Config, publicUrl } from './config'
 import type { Deps } from './domain/deps'
-import { ensureSigningKey } from './domain/identity/signing-keys'
+import { ensureSigningKey, masterKeyOpensSecrets } from './domain/identity/signing-keys'
 import { ensureInstanceAdmin } from './domain/identity/users'
 import { trustProxies } from './http/client-ip'
 import { reconcileNamespaces } from './domain/namespaces/reconcile'
@@ -22,6 +22,9 @@ import { openStore, type StoreOptions } from './store/open'
 const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024
 
 export class StartupError extends Error {}
+
+/** The master key given is not the one the stored secrets were sealed with (a configuration mistake: exit 2). */
+export class MasterKeyError extends StartupError {}
 
 /** The directory of an embedded database file (where demo mode keeps its master key). */
 export function dataDir(config: Config): string {
@@ -101,6 +104,14 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
     }
     trustProxies(deps, config.server.trusted_proxies)
     await ensureSigningKey(deps, config.security.token_alg)
+    // A master key other than the one the secrets were sealed with would start a gateway that
+    // fails every send ("cannot be decrypted"): refused here, with the way out.
+    if (!(await masterKeyOpensSecrets(deps))) {
+      const where = config.security.master_key ? 'security.master_key' : `the demo master key (${join(dataDir(config), 'master.key')})`
+      throw new MasterKeyError(
+        `${where} does not open the secrets stored in this database: it is not the key they were sealed with. Use that key (omnigate keys rotate-master changes it)`,
+      )
+    }
     const admin = await ensureInstanceAdmin(deps, config.admin)
     if (admin) opts.log.info('instance admin created from [admin]', { user_id: admin.id })
     if (config.namespaces.length > 0) {

@@ -7,7 +7,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config'
 import type { Config } from '../config'
 import type { Deps } from '../domain/deps'
 import { AppError } from '../domain/errors'
-import { openGateway, StartupError } from '../gateway'
+import { MasterKeyError, openGateway, StartupError } from '../gateway'
 import { ReconcileError } from '../domain/namespaces/reconcile'
 import { createLogger, type Logger } from '../lib/log'
 import { SchemaTooNewError } from '../store/migrate'
@@ -73,7 +73,7 @@ export function reportError(error: unknown): number {
   }
   if (error instanceof UsageError || error instanceof StartupError || error instanceof ReconcileError || error instanceof SchemaTooNewError) {
     for (const line of error.message.split('\n')) say(line)
-    return error instanceof UsageError ? 2 : 1
+    return error instanceof UsageError || error instanceof MasterKeyError ? 2 : 1
   }
   say(withCauses(error))
   return 1

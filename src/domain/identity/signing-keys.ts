@@ -54,6 +54,22 @@ export async function ensureSigningKey(deps: Deps, alg: TokenAlg = 'ES256'): Pro
   cacheOf(deps).clear()
 }
 
+/**
+ * Whether the master key opens what it sealed: the active signing key's private half (every
+ * store has one after start-up). False for a master key other than the one the secrets were
+ * sealed with.
+ */
+export async function masterKeyOpensSecrets(deps: Deps): Promise<boolean> {
+  const [key] = await deps.store.read.select().from(signingKeys).where(eq(signingKeys.status, 'active')).limit(1)
+  if (!key) return true
+  try {
+    deps.box.open(key.privateEnc, key.id)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** A new active key; the previous ones verify for `overlapMs` more, then are deleted. */
 export async function rotateSigningKeys(deps: Deps, alg: TokenAlg = 'ES256', overlapMs = ROTATION_OVERLAP_MS) {
   const at = now(deps)
