@@ -2,6 +2,8 @@
  * What every CLI command shares: the global flags, opening the gateway exactly as `serve` does,
  * printing, and turning failures into one clear line and a non-zero exit code.
  */
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../config'
 import type { Config } from '../config'
@@ -38,9 +40,25 @@ export function cliLogger(config: Config): Logger {
   return createLogger({ level: config.log.level === 'debug' ? 'debug' : 'warn', format: config.log.format })
 }
 
+/**
+ * A command given a config file whose database is not there, nor its directory (a volume not
+ * mounted, a relative path run from elsewhere), is refused rather than answered from a new,
+ * empty database left behind. A missing file in an existing directory is a fresh install.
+ */
+function checkDatabaseThere(config: Config): void {
+  const url = config.database.url
+  if (!url.startsWith('file:') || url === 'file::memory:') return
+  const path = resolve(url.slice('file:'.length).replace(/^\/\/(?=\/)/, '').split('?')[0]!)
+  if (existsSync(path) || existsSync(dirname(path))) return
+  throw new StartupError(
+    `database.url: there is no database at ${path}, nor its directory (a volume not mounted, or run from another directory?); "omnigate serve" or "omnigate migrate" creates a new one`,
+  )
+}
+
 /** Opens the gateway, runs `fn`, closes the store. */
 export async function withGateway<T>(cmd: Command, fn: (deps: Deps, config: Config) => Promise<T>): Promise<T> {
   const { config, demo } = loadCliConfig(globals(cmd))
+  if (!demo) checkDatabaseThere(config)
   const deps = await openGateway({ config, demo, log: cliLogger(config), migrate: config.database.auto_migrate })
   try {
     return await fn(deps, config)
