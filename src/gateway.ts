@@ -15,7 +15,7 @@ import type { Logger } from './lib/log'
 import { createMailer } from './lib/mailer'
 import { generateMasterKey, SecretBox } from './lib/secrets'
 import { createGuardedFetch } from './lib/url-guard'
-import { migrate } from './store/migrate'
+import { migrate, pendingMigrations } from './store/migrate'
 import { openStore, type StoreOptions } from './store/open'
 
 /** Provider responses larger than this are cut: a connector only needs the status and an id. */
@@ -76,6 +76,14 @@ export async function openGateway(opts: OpenOptions): Promise<Deps> {
     if (opts.migrate) {
       const applied = await migrate(store)
       if (applied.length > 0) opts.log.info('migrations applied', { migrations: applied.join(',') })
+    } else {
+      // auto_migrate = false: an outdated (or newer) schema is refused, never served.
+      const pending = await pendingMigrations(store)
+      if (pending.length > 0) {
+        throw new StartupError(
+          `database.auto_migrate is false and the database lacks migration(s) ${pending.join(', ')}: run "omnigate migrate" first`,
+        )
+      }
     }
     const deps: Deps = {
       store,

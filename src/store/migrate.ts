@@ -65,6 +65,24 @@ async function applyMigrations(store: Store, list: Migration[]): Promise<string[
   })
 }
 
+/**
+ * The embedded migrations not applied yet (all of them for a database without the table), or
+ * SchemaTooNewError for a database migrated by a newer omnigate. Reads only.
+ */
+export async function pendingMigrations(store: Store, list: Migration[] = embedded): Promise<string[]> {
+  let applied: { idx: number; tag: string }[]
+  try {
+    applied = (await store.read.all(sql.raw('SELECT idx, tag FROM omnigate_migrations ORDER BY idx'))) as { idx: number; tag: string }[]
+  } catch {
+    return list.map((m) => m.tag)
+  }
+  const known = new Set(list.map((m) => m.idx))
+  const unknown = applied.find((a) => !known.has(a.idx))
+  if (unknown) throw new SchemaTooNewError(unknown.tag, list.at(-1)?.tag ?? 'none')
+  const done = new Set(applied.map((a) => a.idx))
+  return list.filter((m) => !done.has(m.idx)).map((m) => m.tag)
+}
+
 /** Whether every embedded migration is applied (readiness). */
 export async function isMigrated(store: Store, list: Migration[] = embedded): Promise<boolean> {
   try {
