@@ -26,7 +26,10 @@ const program = new Command()
   .version(VERSION)
   .option('-c, --config <file>', 'config file (default ./omnigate.toml; none = demo mode)')
   .option('--json', 'print JSON instead of tables')
-  .showHelpAfterError()
+  // A usage mistake is one line (commander's own, with a "did you mean" when it has one) and
+  // exit 2; subcommands inherit this. `omnigate help <command>` shows the usage.
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text.replace(/\n(?=\(Did you mean)/, ' ')) })
 
 registerServe(program)
 registerMigrate(program)
@@ -50,5 +53,6 @@ try {
   await program.parseAsync(process.argv)
 } catch (error) {
   if (!(error instanceof CommanderError)) process.exitCode = reportError(error)
-  else process.exitCode = error.exitCode
+  // Help and --version end with code 0; every usage mistake with 2.
+  else process.exitCode = error.exitCode === 0 ? 0 : 2
 }

@@ -2,16 +2,16 @@ import type { Command } from 'commander'
 import { listAudit, listInstanceAudit } from '../domain/audit'
 import { now } from '../domain/deps'
 import { getNamespace } from '../domain/namespaces'
-import { action, globals, printTable, UsageError, withGateway } from './context'
+import { action, globals, limitFlag, printTable, UsageError, withGateway } from './context'
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** `24h`, `30m`, `7d`, `90s` ago, or an RFC 3339 time, as an ISO string. */
-export function parseSince(value: string, at: number): string {
+/** `24h`, `30m`, `7d`, `90s` ago, or an RFC 3339 time, as an ISO string; errors name `flag`. */
+export function parseSince(value: string, at: number, flag = '--since'): string {
   const relative = /^(\d{1,6})([smhd])$/.exec(value)
   if (relative) return new Date(at - Number(relative[1]) * UNITS[relative[2]!]!).toISOString()
   if (/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) && !Number.isNaN(Date.parse(value))) return new Date(Date.parse(value)).toISOString()
-  throw new UsageError(`--since: "${value}" is neither a duration (30m, 24h, 7d) nor a time (2026-01-31T12:00:00Z)`)
+  throw new UsageError(`${flag}: "${value}" is neither a duration (30m, 24h, 7d) nor a time (2026-01-31T12:00:00Z)`)
 }
 
 export function registerAudit(program: Command): void {
@@ -25,8 +25,7 @@ export function registerAudit(program: Command): void {
     .option('--limit <n>', 'how many (1-1000)', '50')
     .action(
       action(async (opts: { namespace?: string; since?: string; action?: string; actor?: string; limit: string }, cmd: Command) => {
-        const limit = Number(opts.limit)
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000')
+        const limit = limitFlag(opts.limit, 1000)
         const page = await withGateway(cmd, async (deps) => {
           const query = {
             limit,

@@ -142,3 +142,10 @@ export function credentialFlags(opts: { scopes?: string; expiresInDays?: string 
     expiresAt: days ? Date.now() + days * 86_400_000 : null,
   }
 }
+
+/** `--limit N`: a whole number from 1 to `max`, or a usage error naming the flag. */
+export function limitFlag(value: string, max: number): number {
+  const limit = Number(value)
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new UsageError(`--limit must be a whole number from 1 to ${max}`)
+  return limit
+}

@@ -54,7 +54,7 @@ export function registerStats(program: Command): void {
           const at = now(deps)
           const input = {
             from: parseSince(opts.since, at),
-            to: opts.until ? parseSince(opts.until, at) : undefined,
+            to: opts.until ? parseSince(opts.until, at, '--until') : undefined,
             interval: opts.interval as Interval,
             tz: opts.tz,
             group_by: opts.by as GroupBy | undefined,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { getNamespace } from '../domain/namespaces'
 import { addSuppression, listSuppressions, removeSuppression } from '../domain/suppressions'
-import { action, globals, printTable, withGateway } from './context'
+import { action, globals, limitFlag, printTable, withGateway } from './context'
 
 export function registerSuppressions(program: Command): void {
   const cmd = program.command('suppression').description('recipients that are never sent to (bounces, complaints, opt-outs)')
@@ -14,7 +14,7 @@ export function registerSuppressions(program: Command): void {
     .action(
       action(async (opts: { namespace: string; type?: string; limit: string }, cmd: Command) => {
         const page = await withGateway(cmd, async (deps) =>
-          listSuppressions(deps, (await getNamespace(deps, opts.namespace)).id, { channel_type: opts.type, limit: Math.min(100, Math.max(1, Number(opts.limit) || 50)) }),
+          listSuppressions(deps, (await getNamespace(deps, opts.namespace)).id, { channel_type: opts.type, limit: limitFlag(opts.limit, 100) }),
         )
         printTable(
           globals(cmd),

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { recordAudit } from '../domain/audit'
 import { now } from '../domain/deps'
 import { listUsers, setUserDisabled } from '../domain/instance/users'
-import { action, globals, printJson, printTable, withGateway } from './context'
+import { action, globals, limitFlag, printJson, printTable, withGateway } from './context'
 
 export function registerUsers(program: Command): void {
   const user = program.command('user').description("the instance's user accounts")
@@ -14,8 +14,8 @@ export function registerUsers(program: Command): void {
     .option('--limit <n>', 'at most this many', '200')
     .action(
       action(async (opts: { email?: string; limit: string }, cmd: Command) => {
-        const limit = Number(opts.limit)
-        const page = await withGateway(cmd, (deps) => listUsers(deps, { limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 200, email: opts.email }))
+        const limit = limitFlag(opts.limit, 1000)
+        const page = await withGateway(cmd, (deps) => listUsers(deps, { limit, email: opts.email }))
         const rows = page.data.map((u) => ({
           email: u.email,
           status: u.disabled ? 'disabled' : 'active',

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { getNamespace } from '../domain/namespaces'
 import { listDeliveries, recoverDeliveries, retryDelivery } from '../domain/webhooks/deliveries'
 import { createWebhook, listWebhooks, webhookView } from '../domain/webhooks/endpoints'
-import { action, globals, printJson, printTable, UsageError, withGateway } from './context'
+import { action, globals, limitFlag, printJson, printTable, UsageError, withGateway } from './context'
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
 
@@ -57,7 +57,7 @@ export function registerWebhooks(program: Command): void {
         if (opts.status && !['pending', 'succeeded', 'failed'].includes(opts.status)) throw new UsageError('--status must be pending, succeeded or failed')
         const page = await withGateway(cmd, async (deps) =>
           listDeliveries(deps, (await getNamespace(deps, opts.namespace)).id, webhookId, {
-            limit: Math.min(100, Math.max(1, Number(opts.limit) || 20)),
+            limit: limitFlag(opts.limit, 100),
             status: opts.status as 'pending' | undefined,
           }),
         )

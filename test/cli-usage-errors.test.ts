@@ -1,0 +1,54 @@
+/**
+ * Usage mistakes on the command line are one line on stderr and exit code 2 (README). Commander's
+ * own (missing or extra arguments, unknown commands and options) exited 1 after the whole help;
+ * `--limit` took any text without a word, and a bad `--until` was reported as `--since`.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateMasterKey } from '../src/lib/secrets'
+import { tempDir } from './helpers/stores'
+
+const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
+let dir: ReturnType<typeof tempDir>
+let configPath: string
+const masterKey = generateMasterKey()
+
+function omnigate(...args: string[]) {
+  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', configPath, ...args], {
+    cwd: dir.path,
+    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: masterKey },
+  })
+  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() }
+}
+
+beforeAll(() => {
+  dir = tempDir()
+  configPath = join(dir.path, 'omnigate.toml')
+  writeFileSync(configPath, `[database]\nurl = "file:${join(dir.path, 'og.db')}"\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
+})
+afterAll(() => dir.cleanup())
+
+test.each([
+  ['a missing argument', ['namespace', 'create']],
+  ['an extra argument', ['namespace', 'create', 'acme', 'extra']],
+  ['an unknown command', ['namespaces', 'list']],
+  ['an unknown option', ['key', 'list', '--namespcae', 'acme']],
+  ['a missing required option', ['key', 'create', '-n', 'acme']],
+])('%s is one line on stderr and exit code 2', (_what, args) => {
+  const { code, stderr } = omnigate(...args)
+  expect({ code, lines: stderr.trim().split('\n').length }).toEqual({ code: 2, lines: 1 })
+  expect(stderr).toStartWith('error: ')
+})
+
+test('user list --limit refuses a value that is not a number, as provisioning list and audit do', () => {
+  const { code, stderr } = omnigate('user', 'list', '--limit', 'ten')
+  expect(code).toBe(2)
+  expect(stderr).toContain('--limit')
+})
+
+test('a bad stats --until is reported as --until, not as --since', () => {
+  const { code, stderr } = omnigate('stats', '--until', 'yesterday')
+  expect(code).toBe(2)
+  expect(stderr).toStartWith('error: --until:')
+})
