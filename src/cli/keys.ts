@@ -140,7 +140,8 @@ function registerClients(program: Command): void {
     .action(
       action(async (clientId: string, opts: { namespace: string }, cmd: Command) => {
         const row = await withGateway(cmd, async (deps) => revokeClient(deps, (await getNamespace(deps, opts.namespace)).id, clientId))
-        console.log(`revoked OAuth client ${row.id}`)
+        if (globals(cmd).json) printJson(clientView(row))
+        else console.log(`revoked OAuth client ${row.id}`)
       }),
     )
 }

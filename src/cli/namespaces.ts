@@ -113,7 +113,8 @@ export function registerNamespaces(program: Command): void {
     .action(
       action(async (id: string, opts: { namespace: string }, cmd: Command) => {
         const row = await withGateway(cmd, async (deps) => revokeApiKey(deps, (await getNamespace(deps, opts.namespace)).id, id))
-        console.log(`revoked API key ${row.id}`)
+        if (globals(cmd).json) printJson(apiKeyView(row))
+        else console.log(`revoked API key ${row.id}`)
       }),
     )
 }
