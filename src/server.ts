@@ -2,7 +2,7 @@
  * `omnigate serve`: the gateway, its engine and the HTTP server in one process.
  */
 import type { Config } from './config'
-import { parseListen } from './config'
+import { parseListen, publicUrlWarning } from './config'
 import type { Deps } from './domain/deps'
 import { ensureDemoNamespace } from './domain/namespaces/demo'
 import { Engine } from './engine/engine'
@@ -67,6 +67,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
   const url = `http://${host}:${server.port}`
   log.info('omnigate listening', { url, database: config.database.url.split('?')[0], demo: opts.demo })
+  const baseUrlProblem = publicUrlWarning(config)
+  if (baseUrlProblem) log.warn(baseUrlProblem)
 
   let stopping: Promise<void> | null = null
   return {

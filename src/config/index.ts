@@ -14,5 +14,6 @@ export {
   type NamespaceConfig,
   parseListen,
   publicUrl,
+  publicUrlWarning,
   SLUG_PATTERN,
 } from './schema'

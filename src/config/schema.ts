@@ -66,6 +66,18 @@ export function publicUrl(config: Pick<Config, 'server'>): string {
   return `http://${host}:${parsed.port}`
 }
 
+/**
+ * What to say at start-up about the base URL, when it is derived from a wildcard listen address
+ * (the Docker image's 0.0.0.0:8080): providers' status callbacks, unsubscribe links and mailed
+ * links would point at http://0.0.0.0:… and never arrive. Null when there is nothing to say.
+ */
+export function publicUrlWarning(config: Pick<Config, 'server'>): string | null {
+  if (config.server.public_url !== '') return null
+  const host = parseListen(config.server.listen)?.host
+  if (host !== '0.0.0.0' && host !== '::') return null
+  return `server.public_url is not set, so the gateway's own URL is ${publicUrl(config)} (from server.listen): provider callbacks, unsubscribe and mailed links will not reach it; set server.public_url to the URL clients and providers use`
+}
+
 function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value)
