@@ -41,9 +41,10 @@ RUN groupadd --system --gid 10001 omnigate \
     && chmod 0700 /data
 COPY --from=build --chmod=0755 /src/dist/omnigate /usr/local/bin/omnigate
 
-ENV OMNIGATE_DATABASE_URL=file:/data/omnigate.db \
-    OMNIGATE_SERVER_LISTEN=0.0.0.0:8080
-WORKDIR /data
+# No OMNIGATE_* defaults here: the environment wins over a mounted config file, whose own
+# [database] url and [server] listen must hold. From / the default file:./data/omnigate.db (and
+# demo mode's data/master.key) is in the /data volume.
+WORKDIR /
 USER omnigate:omnigate
 VOLUME /data
 EXPOSE 8080
@@ -53,4 +54,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 # omnigate handles SIGTERM itself (graceful stop: in-flight requests and sends finish), so it can be PID 1.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/omnigate"]
-CMD ["serve"]
+# --listen only applies to the default command; `serve --config …` keeps the file's listen.
+CMD ["serve", "--listen", "0.0.0.0:8080"]
