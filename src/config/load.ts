@@ -109,7 +109,7 @@ function resolveConfig(raw: Record<string, unknown>, env: Env): Config {
     failedPaths.push(formatPath(path))
     issues.push({ path: formatPath(path), message })
   }) as Record<string, unknown>
-  const envSources = applyEnvOverrides(tree, env, issues)
+  const envSources = applyEnvOverrides(tree, env, issues, placeholderNames(raw))
 
   const result = configSchema.safeParse(tree)
   if (result.success && issues.length === 0) return result.data
@@ -127,6 +127,18 @@ function resolveConfig(raw: Record<string, unknown>, env: Env): Config {
 }
 
 const PLACEHOLDER = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{/g
+
+/** The variables the file's `${…}` placeholders name (they are the file's inputs, not overrides). */
+function placeholderNames(value: unknown, into = new Set<string>()): Set<string> {
+  if (typeof value === 'string') {
+    for (const m of value.matchAll(PLACEHOLDER)) if (m[1] !== undefined) into.add(m[1])
+  } else if (Array.isArray(value)) {
+    for (const item of value) placeholderNames(item, into)
+  } else if (isPlainObject(value)) {
+    for (const item of Object.values(value)) placeholderNames(item, into)
+  }
+  return into
+}
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string of the tree; `$${` is a literal `${`. */
 function interpolate(value: unknown, path: PathSegment[], env: Env, fail: (path: PathSegment[], message: string) => void): unknown {
@@ -158,10 +170,12 @@ function interpolate(value: unknown, path: PathSegment[], env: Env, fail: (path:
  * Applies `OMNIGATE_<SECTION>_<KEY>` variables to the top-level sections, coerced to the key's
  * type. Returns which env variable set which `section.key`, so errors can name it.
  */
-function applyEnvOverrides(tree: Record<string, unknown>, env: Env, issues: ConfigIssue[]): Map<string, string> {
+function applyEnvOverrides(tree: Record<string, unknown>, env: Env, issues: ConfigIssue[], placeholders: Set<string>): Map<string, string> {
   const sources = new Map<string, string>()
   const sections = objectShape(configSchema)
   for (const name of Object.keys(env).sort()) {
+    // A variable the file itself reads (`password = "${OMNIGATE_SMTP_RELAY_PASSWORD}"`) is not an override.
+    if (placeholders.has(name)) continue
     const value = env[name]
     // An empty value counts as unset: `FOO=${UNSET}` in a compose file must not clobber the file.
     if (!name.startsWith(ENV_PREFIX) || value === undefined || value === '') continue
@@ -199,7 +213,12 @@ function coerce(schema: z.ZodType, value: string): unknown {
     if (lower === 'false' || lower === '0') return false
     return value
   }
-  if (kind === 'array') return value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (kind === 'array') {
+    // Each item as the list's element type: `OMNIGATE_WEBHOOKS_RETRY_SCHEDULE_MS=0,5000` is numbers.
+    const element = (unwrap(schema)._zod.def as { element?: z.ZodType }).element
+    const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    return element ? items.map((item) => coerce(element, item)) : items
+  }
   return value
 }
 
