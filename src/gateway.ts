@@ -71,6 +71,11 @@ export interface OpenOptions {
 export async function openGateway(opts: OpenOptions): Promise<Deps> {
   const { config } = opts
   const box = new SecretBox(masterKey(config, opts.demo))
+  const file = config.database.url.startsWith('file:') ? resolve(config.database.url.slice('file:'.length).split('?')[0]!) : null
+  if (!opts.migrate && file && !config.database.url.startsWith('file::memory:') && !existsSync(file)) {
+    // Opening would create an empty database only to refuse it for its missing schema.
+    throw new StartupError(`database.auto_migrate is false and there is no database at ${file}: run "omnigate migrate" to create it`)
+  }
   const store = await openStore(storeOptions(config))
   try {
     if (opts.migrate) {

@@ -15,8 +15,8 @@ import { type RunningServer, startServer } from '../src/server'
 import { migrate } from '../src/store/migrate'
 import { openStore } from '../src/store/open'
 import { tempDir } from './helpers/stores'
+import { runCli } from './helpers/cli'
 
-const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
 let dir: ReturnType<typeof tempDir>
 let running: RunningServer | null = null
 beforeEach(() => {
@@ -81,15 +81,11 @@ test('serve with auto_migrate = false refuses a database migrated by a newer omn
 })
 
 test('a CLI command with auto_migrate = false and no database names the problem and creates no empty database file', () => {
-  const db = join(dir.path, 'missing', 'og.db')
+  const db = join(dir.path, 'og.db')
   const path = join(dir.path, 'omnigate.toml')
   writeFileSync(path, `[database]\nurl = "file:${db}"\nauto_migrate = false\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
-  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', path, 'namespace', 'list'], {
-    cwd: dir.path,
-    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: generateMasterKey() },
-  })
-  const stderr = proc.stderr.toString()
-  expect(proc.exitCode).not.toBe(0)
+  const { code, stderr } = runCli(['--config', path, 'namespace', 'list'], { cwd: dir.path, masterKey: generateMasterKey() })
+  expect(code).not.toBe(0)
   expect(stderr.trim().split('\n')).toHaveLength(1)
   expect(stderr).not.toContain('no such table')
   expect(stderr).toContain('migrate')

@@ -9,8 +9,8 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateMasterKey } from '../src/lib/secrets'
 import { tempDir } from './helpers/stores'
+import { keyedConfig, runCli } from './helpers/cli'
 
-const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
 let dir: ReturnType<typeof tempDir>
 beforeAll(() => {
   dir = tempDir()
@@ -20,13 +20,9 @@ afterAll(() => dir.cleanup())
 test('namespace list on a missing database is a one-line error, and creates nothing', () => {
   const db = join(dir.path, 'not-mounted', 'omnigate.db')
   const path = join(dir.path, 'omnigate.toml')
-  writeFileSync(path, `[database]\nurl = "file:${db}"\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
-  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', path, 'namespace', 'list'], {
-    cwd: dir.path,
-    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: generateMasterKey() },
-  })
-  const stderr = proc.stderr.toString()
-  expect({ code: proc.exitCode, stdout: proc.stdout.toString(), created: existsSync(db) }).toEqual({ code: 1, stdout: '', created: false })
+  writeFileSync(path, keyedConfig(db))
+  const { code, stdout, stderr } = runCli(['--config', path, 'namespace', 'list'], { cwd: dir.path, masterKey: generateMasterKey() })
+  expect({ code, stdout, created: existsSync(db) }).toEqual({ code: 1, stdout: '', created: false })
   expect(stderr.trim().split('\n')).toHaveLength(1)
   expect(stderr).toContain(db)
 })

@@ -8,18 +8,12 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateMasterKey } from '../src/lib/secrets'
 import { tempDir } from './helpers/stores'
+import { keyedConfig, runCli } from './helpers/cli'
 
-const MAIN = join(import.meta.dir, '..', 'src', 'main.ts')
 const dir = tempDir()
 afterAll(() => dir.cleanup())
 
-function omnigate(...args: string[]) {
-  const proc = Bun.spawnSync([process.execPath, MAIN, ...args], {
-    cwd: dir.path,
-    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: generateMasterKey() },
-  })
-  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() }
-}
+const omnigate = (...args: string[]) => runCli(args, { cwd: dir.path, masterKey: generateMasterKey() })
 
 function file(name: string, toml: string): string {
   const path = join(dir.path, name)
@@ -38,7 +32,6 @@ test('a config file without security.master_key fails config check, as it fails 
   expect(checked.stderr).toContain('security.master_key')
 })
 
-const KEYED = (db: string) => `[database]\nurl = "file:${db}"\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`
 
 test.each([
   ['a declared channel of an unknown type', 'namespaces[0].channels[0].type', `[[namespaces]]\nslug = "acme"\n[[namespaces.channels]]\nname = "sms"\ntype = "twilio"\n`],
@@ -46,7 +39,7 @@ test.each([
   ['mail.smtp_url without mail.from', 'mail.from', `[mail]\nsmtp_url = "smtp://mail.example.com:587"\n`],
 ])('%s fails config check, as it fails serve', (_what, key, extra) => {
   const db = join(dir.path, `${key.replace(/\W/g, '_')}.db`)
-  const path = file(`${key.replace(/\W/g, '_')}.toml`, KEYED(db) + extra)
+  const path = file(`${key.replace(/\W/g, '_')}.toml`, keyedConfig(db, extra))
   const served = omnigate('--config', path, 'serve', '--listen', '127.0.0.1:0')
   expect(served.code).toBe(1)
   expect(served.stderr).toContain(key)

@@ -10,24 +10,18 @@ import { createApiKey } from '../../src/domain/identity/api-keys'
 import { generateMasterKey } from '../../src/lib/secrets'
 import { startTestGateway } from '../helpers/gateway'
 import { tempDir } from '../helpers/stores'
+import { keyedConfig, runCli } from '../helpers/cli'
 
-const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 const masterKey = generateMasterKey()
 let dir: ReturnType<typeof tempDir>
 let configPath: string
 
-function omnigate(...args: string[]) {
-  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', configPath, ...args], {
-    cwd: dir.path,
-    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: masterKey },
-  })
-  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() }
-}
+const omnigate = (...args: string[]) => runCli(['--config', configPath, ...args], { cwd: dir.path, masterKey })
 
 beforeAll(() => {
   dir = tempDir()
   configPath = join(dir.path, 'omnigate.toml')
-  writeFileSync(configPath, `[database]\nurl = "file:${join(dir.path, 'og.db')}"\n\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
+  writeFileSync(configPath, keyedConfig(join(dir.path, 'og.db')))
   expect(omnigate('namespace', 'create', 'acme').code).toBe(0)
   expect(omnigate('app', 'create', 'backend', '-n', 'acme').code).toBe(0)
 })

@@ -4,19 +4,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateMasterKey } from '../../src/lib/secrets'
 import { tempDir } from '../helpers/stores'
+import { keyedConfig, runCli } from '../helpers/cli'
 
-const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 let dir: ReturnType<typeof tempDir>
 let configPath: string
 const masterKey = generateMasterKey()
 
-function omnigate(...args: string[]) {
-  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', configPath, '--json', ...args], {
-    cwd: dir.path,
-    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: masterKey },
-  })
-  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() }
-}
+const omnigate = (...args: string[]) => runCli(['--config', configPath, '--json', ...args], { cwd: dir.path, masterKey })
 
 const parses = (text: string) => {
   try {
@@ -30,7 +24,7 @@ const parses = (text: string) => {
 beforeAll(() => {
   dir = tempDir()
   configPath = join(dir.path, 'omnigate.toml')
-  writeFileSync(configPath, `[database]\nurl = "file:${join(dir.path, 'og.db')}"\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
+  writeFileSync(configPath, keyedConfig(join(dir.path, 'og.db')))
   expect(omnigate('namespace', 'create', 'acme').code).toBe(0)
   expect(omnigate('app', 'create', 'backend', '-n', 'acme').code).toBe(0)
 })

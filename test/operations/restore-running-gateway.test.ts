@@ -15,8 +15,8 @@ import { createApp } from '../../src/http/app'
 import { silentLogger } from '../../src/lib/log'
 import { testConfig } from '../helpers/gateway'
 import { tempDir } from '../helpers/stores'
+import { keyedConfig, runCli } from '../helpers/cli'
 
-const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 let dir: ReturnType<typeof tempDir>
 let deps: Deps | null = null
 afterAll(async () => {
@@ -24,13 +24,7 @@ afterAll(async () => {
   dir.cleanup()
 })
 
-function omnigate(configPath: string, masterKey: string, ...args: string[]) {
-  const proc = Bun.spawnSync([process.execPath, MAIN, '--config', configPath, ...args], {
-    cwd: dir.path,
-    env: { PATH: process.env.PATH ?? '', TEST_MASTER_KEY: masterKey },
-  })
-  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() }
-}
+const omnigate = (configPath: string, masterKey: string, ...args: string[]) => runCli(['--config', configPath, ...args], { cwd: dir.path, masterKey })
 
 beforeAll(() => {
   dir = tempDir()
@@ -54,7 +48,7 @@ test('restore --force refuses a database a running gateway has open, and no ackn
   const first = await send('before the backup')
 
   const configPath = join(dir.path, 'omnigate.toml')
-  writeFileSync(configPath, `[database]\nurl = "file:${dbFile}"\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
+  writeFileSync(configPath, keyedConfig(dbFile))
   const masterKey = config.security.master_key!
   const backup = join(dir.path, 'backup.db')
   expect(omnigate(configPath, masterKey, 'backup', backup).code).toBe(0)
