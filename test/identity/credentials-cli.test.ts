@@ -1,7 +1,9 @@
 /**
- * A credential's expiry must be a date: `--expires-in-days` is at most 36,500 and the domain
- * refuses an expiry past 9999-12-31. (999999999 days was written, then every list of the
- * application's keys or clients failed with "Invalid Date", the API's with a 500.)
+ * Keys and clients through the CLI. A credential's expiry must be a date: `--expires-in-days` is
+ * at most 36,500 and the domain refuses an expiry past 9999-12-31 (999999999 days was written,
+ * then every list of the application's keys or clients failed with "Invalid Date", the API's
+ * with a 500). `--json` is honoured by `key revoke` and `client revoke` (they printed a
+ * sentence, breaking `| jq`).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { writeFileSync } from 'node:fs'
@@ -61,4 +63,22 @@ test('the domain refuses an expiry no date can show, naming expires_at; the keys
   } finally {
     await gw.close()
   }
+})
+
+describe('--json revoke', () => {
+  test('key revoke prints the revoked key as JSON', () => {
+    const created = omnigate('--json', 'key', 'create', '-n', 'acme', '--app', 'backend')
+    const { id } = JSON.parse(created.stdout) as { id: string }
+    const revoked = omnigate('--json', 'key', 'revoke', id, '-n', 'acme')
+    expect(revoked.code).toBe(0)
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ id, revoked_at: expect.any(String) })
+  })
+
+  test('client revoke prints the revoked client as JSON', () => {
+    const created = omnigate('--json', 'client', 'create', '-n', 'acme', '--app', 'backend')
+    const { client_id: clientId } = JSON.parse(created.stdout) as { client_id: string }
+    const revoked = omnigate('--json', 'client', 'revoke', clientId, '-n', 'acme')
+    expect(revoked.code).toBe(0)
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ client_id: clientId, revoked_at: expect.any(String) })
+  })
 })
