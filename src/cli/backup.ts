@@ -11,7 +11,7 @@ import { migrations as known } from '../../migrations/index'
 import type { Config } from '../config'
 import { storeOptions } from '../gateway'
 import { openStore } from '../store/open'
-import { action, globals, loadCliConfig, UsageError } from './context'
+import { action, globals, loadCliConfig, printJson, UsageError } from './context'
 
 /** The database file of a `file:` URL, or a clear refusal for any other store. */
 export function databaseFile(config: Config, command: string): string {
@@ -82,7 +82,8 @@ export function registerBackup(program: Command): void {
         } finally {
           await store.close()
         }
-        console.log(`backup written to ${target} (${statSync(target).size} bytes)`)
+        if (globals(cmd).json) printJson({ backup: target, bytes: statSync(target).size })
+        else console.log(`backup written to ${target} (${statSync(target).size} bytes)`)
       }),
     )
 
@@ -114,6 +115,7 @@ export function registerBackup(program: Command): void {
         rmSync(wal, { force: true })
         rmSync(shm, { force: true })
         renameSync(staging, target)
+        if (globals(cmd).json) return printJson({ restored: target, from: source, schema: migration, latest })
         console.log(`restored ${source} to ${target} (schema ${migration}${migration === latest ? '' : `; "omnigate migrate" or serve brings it to ${latest}`})`)
       }),
     )

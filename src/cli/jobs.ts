@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { Engine } from '../engine/engine'
 import { isRunning, listJobRuns } from '../engine/jobs'
 import { silentLogger } from '../lib/log'
-import { action, globals, printTable, UsageError, withGateway } from './context'
+import { action, globals, printJson, printTable, UsageError, withGateway } from './context'
 
 const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString())
 
@@ -50,7 +50,8 @@ export function registerJobs(program: Command): void {
         })
         if (outcome.result === 'skipped') throw new Error(`job ${name} is running elsewhere now; try again when it finishes`)
         if (outcome.result === 'error') throw new Error(`job ${name} failed: ${outcome.error}`)
-        console.log(`job ${name} finished`)
+        if (globals(cmd).json) printJson({ job: name, status: 'ok' })
+        else console.log(`job ${name} finished`)
       }),
     )
 }

@@ -83,7 +83,8 @@ export function registerMembers(program: Command): void {
           await removeMember(deps, namespace.id, user.id, OPERATOR)
           return { user, namespace }
         })
-        console.log(`removed ${removed.user.email} from ${removed.namespace.slug}`)
+        if (globals(cmd).json) printJson({ removed: true, email: removed.user.email, namespace: removed.namespace.slug })
+        else console.log(`removed ${removed.user.email} from ${removed.namespace.slug}`)
       }),
     )
 }

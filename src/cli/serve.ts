@@ -4,7 +4,7 @@ import { openStore } from '../store/open'
 import { startServer } from '../server'
 import { storeOptions } from '../gateway'
 import { createLogger } from '../lib/log'
-import { action, globals, loadCliConfig } from './context'
+import { action, globals, loadCliConfig, printJson } from './context'
 
 export function registerServe(program: Command): void {
   program
@@ -36,7 +36,8 @@ export function registerMigrate(program: Command): void {
         const store = await openStore(storeOptions(config))
         try {
           const applied = await migrate(store)
-          console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
+          if (globals(cmd).json) printJson({ applied })
+          else console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
         } finally {
           await store.close()
         }

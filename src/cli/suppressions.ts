@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { getNamespace } from '../domain/namespaces'
 import { addSuppression, listSuppressions, removeSuppression } from '../domain/suppressions'
-import { action, globals, limitFlag, printTable, withGateway } from './context'
+import { action, globals, limitFlag, printJson, printTable, withGateway } from './context'
 
 export function registerSuppressions(program: Command): void {
   const cmd = program.command('suppression').description('recipients that are never sent to (bounces, complaints, opt-outs)')
@@ -33,7 +33,8 @@ export function registerSuppressions(program: Command): void {
         await withGateway(cmd, async (deps) =>
           addSuppression(deps, (await getNamespace(deps, opts.namespace)).id, { channel_type: channelType, recipient, detail: opts.detail }),
         )
-        console.log(`suppressed ${recipient} on ${channelType} channels`)
+        if (globals(cmd).json) printJson({ suppressed: true, channel_type: channelType, recipient })
+        else console.log(`suppressed ${recipient} on ${channelType} channels`)
       }),
     )
   cmd
@@ -43,7 +44,8 @@ export function registerSuppressions(program: Command): void {
     .action(
       action(async (channelType: string, recipient: string, opts: { namespace: string }, cmd: Command) => {
         await withGateway(cmd, async (deps) => removeSuppression(deps, (await getNamespace(deps, opts.namespace)).id, channelType, recipient))
-        console.log(`removed ${recipient} from the ${channelType} suppression list`)
+        if (globals(cmd).json) printJson({ removed: true, channel_type: channelType, recipient })
+        else console.log(`removed ${recipient} from the ${channelType} suppression list`)
       }),
     )
 }

@@ -80,7 +80,8 @@ export function registerWebhooks(program: Command): void {
           const ns = (await getNamespace(deps, opts.namespace)).id
           return deliveryId ? retryDelivery(deps, ns, webhookId, deliveryId).then(() => 1) : recoverDeliveries(deps, ns, webhookId, opts.since!).then((r) => r.recovered)
         })
-        console.log(`queued ${result} deliver${result === 1 ? 'y' : 'ies'} again`)
+        if (globals(cmd).json) printJson({ queued: result })
+        else console.log(`queued ${result} deliver${result === 1 ? 'y' : 'ies'} again`)
       }),
     )
 }

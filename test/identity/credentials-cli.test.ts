@@ -3,7 +3,7 @@
  * at most 36,500 and the domain refuses an expiry past 9999-12-31 (999999999 days was written,
  * then every list of the application's keys or clients failed with "Invalid Date", the API's
  * with a 500). `--json` is honoured by `key revoke` and `client revoke` (they printed a
- * sentence, breaking `| jq`).
+ * sentence, breaking `| jq`), and so are the other commands that answered with a sentence.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { writeFileSync } from 'node:fs'
@@ -81,4 +81,18 @@ describe('--json revoke', () => {
     expect(revoked.code).toBe(0)
     expect(JSON.parse(revoked.stdout)).toMatchObject({ client_id: clientId, revoked_at: expect.any(String) })
   })
+})
+
+describe('--json on the commands that answer with a sentence', () => {
+  test('suppression add and remove, jobs run and migrate print JSON', () => {
+    const json = (...args: string[]) => {
+      const run = omnigate('--json', ...args)
+      expect(run.stderr).toBe('')
+      return JSON.parse(run.stdout) as unknown
+    }
+    expect(json('suppression', 'add', 'twilio-sms', '+15550001', '-n', 'acme')).toEqual({ suppressed: true, channel_type: 'twilio-sms', recipient: '+15550001' })
+    expect(json('suppression', 'remove', 'twilio-sms', '+15550001', '-n', 'acme')).toEqual({ removed: true, channel_type: 'twilio-sms', recipient: '+15550001' })
+    expect(json('jobs', 'run', 'retention')).toEqual({ job: 'retention', status: 'ok' })
+    expect(json('migrate')).toEqual({ applied: [] })
+  }, 60_000)
 })
