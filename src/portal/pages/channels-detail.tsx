@@ -242,6 +242,8 @@ export function channelDetailPages(deps: Deps) {
     requirePortalScope(c, 'channels:write')
     const channel = await load(c)
     const result = await testChannel(deps, c.get('access').namespaceId, channel.id)
+    // As the API's audit middleware records POST …/channels/{channel}/test.
+    await auditPortal(deps, c, { resource: { type: 'channel', id: channel.id } })
     return channelPage(c, channel, { test: { ok: result.ok, ...(result.detail ? { detail: result.detail } : {}) } })
   })
 
