@@ -62,7 +62,8 @@ export const MESSAGE_STATUSES = [
 
 export const listMessagesSchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(100).optional(),
+  // A message id, as `next_cursor` gives it: anything else would silently restart or end the list.
+  cursor: z.string().regex(/^msg_[0-9a-f]{32}$/, 'is not a cursor this list returned').optional(),
   status: z.enum(MESSAGE_STATUSES).optional(),
   channel: z.string().max(100).optional(),
   direction: z.enum(['outbound', 'inbound']).optional(),

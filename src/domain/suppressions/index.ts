@@ -127,6 +127,8 @@ export async function addSuppression(
   if (!connectorTypes().includes(input.channel_type)) {
     throw invalidField('channel_type', `unknown channel type "${input.channel_type}" (known: ${connectorTypes().join(', ')})`)
   }
+  // Only spaces would be stored as an empty entry that no DELETE can name.
+  if (normalizeRecipient(input.recipient) === '') throw invalidField('recipient', 'must not be empty')
   const at = now(deps)
   await deps.store.write((tx) =>
     suppress(tx, namespaceId, { channelType: input.channel_type, recipient: input.recipient, reason: 'manual', detail: input.detail }, at),
