@@ -1,4 +1,8 @@
-/** List and suppression inputs: a whitespace-only suppression recipient is refused (it was stored as an empty entry no DELETE can name), and a message cursor that no page returned is a 422 naming cursor (it silently restarted or ended the list). */
+/**
+ * List and suppression inputs: a whitespace-only suppression recipient is refused (it was stored
+ * as an empty entry no DELETE can name), and a message cursor that no page returned is a 422
+ * naming cursor (it silently restarted or ended the list).
+ */
 import { afterEach, beforeEach, expect, test } from 'bun:test'
 import { startTestGateway, type TestGateway } from '../helpers/gateway'
 import { expectProblem, fieldsOf } from '../helpers/problems'
