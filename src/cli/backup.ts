@@ -105,7 +105,7 @@ export function registerBackup(program: Command): void {
             `restore: a database exists at ${target}; stop the server, then run again with --force to replace it (consider "omnigate backup" of it first)`,
           )
         }
-        if (existsSync(target)) refuseIfOpen(target)
+        if (existsSync(target)) refuseIfOpen(target, 'restore')
         // A fresh machine: the data directory is made, as serve would make it.
         mkdirSync(dirname(target), { recursive: true })
         // Copied beside the target, then renamed over it: the database is never half-written.
@@ -126,7 +126,7 @@ export function registerBackup(program: Command): void {
  * acknowledging writes into the replaced file, lost when it stops). An exclusive lock on a WAL
  * database is refused while any other connection has it open, even an idle one.
  */
-function refuseIfOpen(target: string): void {
+export function refuseIfOpen(target: string, command: string): void {
   // A gateway's connection has a -shm beside the database, at least one 32 KiB region: without
   // one (or with a stub left by something else) nobody has it open, and the lock below would
   // stumble on the stub instead.
@@ -141,7 +141,7 @@ function refuseIfOpen(target: string): void {
     db.run('ROLLBACK')
   } catch (error) {
     if (/locked|busy/i.test(String(error))) {
-      throw new UsageError(`restore: the database at ${target} is open in another process (a running gateway?); stop it first`)
+      throw new UsageError(`${command}: the database at ${target} is open in another process (a running gateway?); stop it first`)
     }
     // Anything else (a damaged -wal or -shm beside it, say) is what the restore replaces anyway.
   } finally {

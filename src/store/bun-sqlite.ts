@@ -127,8 +127,10 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
       await lock.run(async () => {
         // First the thread's connection: the writer, closing last, checkpoints and removes the WAL.
         await checkpointer?.close()
-        if (readerConn !== writerConn) readerConn.close()
-        writerConn.close()
+        // close(true): drizzle's prepared statements would otherwise keep the connection (and its
+        // locks on the file) alive until they are garbage collected.
+        if (readerConn !== writerConn) readerConn.close(true)
+        writerConn.close(true)
       })
     },
   }

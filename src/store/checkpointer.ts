@@ -27,7 +27,7 @@ self.onmessage = (event) => {
       const row = db.query('PRAGMA wal_checkpoint(PASSIVE)').get()
       postMessage({ kind: 'checkpointed', busy: row.busy, log: row.log, checkpointed: row.checkpointed })
     } else if (m.kind === 'close') {
-      if (db) db.close()
+      if (db) db.close(true)
       db = null
       postMessage({ kind: 'closed' })
     }
