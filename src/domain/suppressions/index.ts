@@ -114,7 +114,7 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
 function decodeCursor(cursor: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (Array.isArray(c) && typeof c[0] === 'number' && typeof c[1] === 'string' && typeof c[2] === 'string') return c as Cursor
+    if (Array.isArray(c) && Number.isSafeInteger(c[0]) && typeof c[1] === 'string' && typeof c[2] === 'string') return c as Cursor
   } catch {}
   throw invalidField('cursor', 'is not a cursor this list returned')
 }
