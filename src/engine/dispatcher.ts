@@ -24,7 +24,7 @@ import { parseRecipient } from '../domain/messages/views'
 import { isSuppressed } from '../domain/suppressions'
 import type { Logger } from '../lib/log'
 import { recordAttempt } from '../lib/metrics'
-import { TokenBuckets } from '../lib/token-bucket'
+import { RatePacer } from '../lib/token-bucket'
 import { TtlCache } from '../lib/ttl-cache'
 import { messages } from '../store/schema'
 import type { Store } from '../store/store'
@@ -67,10 +67,8 @@ export class Dispatcher {
   readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`
   private readonly targets = new TtlCache<Target | null>(TARGET_CACHE_TTL_MS)
   private readonly loop: ClaimLoop<Message>
-  /** Per-channel send rate (`channels.rate_limit`), in this process: one slot every 1/rate s. */
-  private readonly sendRates = new TokenBuckets(10_000)
-  /** Where the next message handed back for a channel's rate is due, so a backlog spreads over slots. */
-  private readonly deferredUntil = new Map<string, number>()
+  /** Per-channel send rate (`channels.rate_limit`), in this process. */
+  private readonly sendRates = new RatePacer()
   private readonly maxRateWaitMs: number
 
   constructor(
@@ -183,7 +181,7 @@ export class Dispatcher {
     }
     const rate = target.channel.rateLimit
     if (rate !== null && rate > 0) {
-      const slot = this.sendSlot(target.channel.id, rate)
+      const slot = this.sendRates.slot(target.channel.id, rate, this.maxRateWaitMs)
       if (slot.kind === 'deferred') return slot
       if (slot.waitMs > 0) await abortableSleep(slot.waitMs, signal)
       if (signal.aborted) return { kind: 'released' }
@@ -209,20 +207,6 @@ export class Dispatcher {
     } catch (error) {
       return this.classify(message, target.channel, error)
     }
-  }
-
-  /**
-   * Reserves the channel's next send slot: wait for it when it is near, else hand the message
-   * back due at a later slot (each handed-back message gets its own, one interval apart).
-   */
-  private sendSlot(channelId: string, rate: number): { kind: 'now'; waitMs: number } | Deferral {
-    const at = Date.now()
-    const bucket = this.sendRates.get(channelId, rate, 1, at)
-    const waitMs = bucket.reserve(at, this.maxRateWaitMs)
-    if (waitMs !== null) return { kind: 'now', waitMs }
-    const until = Math.max(this.deferredUntil.get(channelId) ?? 0, at + bucket.waitFor(at))
-    this.deferredUntil.set(channelId, until + Math.ceil(1000 / rate))
-    return { kind: 'deferred', until }
   }
 
   private classify(

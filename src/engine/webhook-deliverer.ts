@@ -14,7 +14,7 @@ import { claimDueDeliveries, completeDelivery, type DeliveryOutcome, loadEndpoin
 import { parseRetryAfter } from '../connectors/http'
 import type { Logger } from '../lib/log'
 import { countWebhookOutcome } from '../lib/metrics'
-import { TokenBuckets } from '../lib/token-bucket'
+import { RatePacer } from '../lib/token-bucket'
 import { sendableWebhookHeader } from '../config/webhooks-schema'
 import { USER_AGENT } from '../version'
 import { ClaimLoop } from './claim-loop'
@@ -39,10 +39,8 @@ const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000
 export class WebhookDeliverer {
   readonly owner = `${hostname()}:${process.pid}:wh:${Math.random().toString(36).slice(2, 8)}`
   private readonly loop: ClaimLoop<Delivery>
-  /** Per-endpoint `rate_limit` (deliveries per second), in this process: one slot every 1/rate s. */
-  private readonly rates = new TokenBuckets(10_000)
-  /** Where the next delivery handed back for an endpoint's rate is due, so a backlog spreads over slots. */
-  private readonly deferredUntil = new Map<string, number>()
+  /** Per-endpoint `rate_limit` (deliveries per second), in this process. */
+  private readonly rates = new RatePacer()
   private readonly opened = new Map<string, { sealed: string; secrets: WebhookSecrets }>()
   /** Longer than two timeouts: an attempt never outlives its lease. */
   private readonly leaseMs: number
@@ -105,9 +103,10 @@ export class WebhookDeliverer {
       return
     }
     if (endpoint.rateLimit) {
-      const slot = this.sendSlot(endpoint.id, endpoint.rateLimit)
-      if (slot.deferredUntil !== undefined) {
-        await completeDelivery(this.deps.store, this.owner, delivery, null, { kind: 'deferred', nextAttemptAt: slot.deferredUntil }, Date.now())
+      // Waiting at most what the lease allows; a later slot goes back to the queue.
+      const slot = this.rates.slot(endpoint.id, endpoint.rateLimit, this.leaseMs - this.opts.timeoutMs * 2)
+      if (slot.kind === 'deferred') {
+        await completeDelivery(this.deps.store, this.owner, delivery, null, { kind: 'deferred', nextAttemptAt: slot.until }, Date.now())
         return
       }
       if (slot.waitMs > 0) await Bun.sleep(slot.waitMs)
@@ -159,22 +158,6 @@ export class WebhookDeliverer {
     const secrets = openSecrets(this.deps, endpoint)
     this.opened.set(endpoint.id, { sealed: endpoint.secretsEnc, secrets })
     return secrets
-  }
-
-  /**
-   * Reserves the endpoint's next slot when it is within what the lease allows to wait; otherwise
-   * reserves nothing and names when the delivery is due again, each handed-back delivery one
-   * interval after the last (as the dispatcher does for a channel's rate). A handed-back delivery
-   * holds no slot, so a backlog drains at the rate instead of pushing itself ever later.
-   */
-  private sendSlot(webhookId: string, perSecond: number): { waitMs: number; deferredUntil?: undefined } | { deferredUntil: number } {
-    const at = Date.now()
-    const bucket = this.rates.get(webhookId, perSecond, 1, at)
-    const waitMs = bucket.reserve(at, this.leaseMs - this.opts.timeoutMs * 2)
-    if (waitMs !== null) return { waitMs }
-    const until = Math.max(this.deferredUntil.get(webhookId) ?? 0, at + bucket.waitFor(at))
-    this.deferredUntil.set(webhookId, until + Math.ceil(1000 / perSecond))
-    return { deferredUntil: until }
   }
 }
 

@@ -131,3 +131,24 @@ export class TokenBuckets {
     if (this.buckets.size >= this.maxKeys) this.buckets.clear()
   }
 }
+
+/**
+ * Sends paced to a rate per key (a channel's or a webhook endpoint's `rate_limit`), in this
+ * process: one slot every 1/rate s. A send whose slot is near reserves it and waits; one whose
+ * slot is further than `maxWaitMs` reserves nothing and is handed back, due one interval after
+ * the last one handed back, so a backlog spreads over the slots and drains at the rate instead
+ * of pushing itself ever later.
+ */
+export class RatePacer {
+  private readonly buckets = new TokenBuckets(10_000)
+  private readonly deferredUntil = new Map<string, number>()
+
+  slot(key: string, perSecond: number, maxWaitMs: number, at = Date.now()): { kind: 'now'; waitMs: number } | { kind: 'deferred'; until: number } {
+    const bucket = this.buckets.get(key, perSecond, 1, at)
+    const waitMs = bucket.reserve(at, maxWaitMs)
+    if (waitMs !== null) return { kind: 'now', waitMs }
+    const until = Math.max(this.deferredUntil.get(key) ?? 0, at + bucket.waitFor(at))
+    this.deferredUntil.set(key, until + Math.ceil(1000 / perSecond))
+    return { kind: 'deferred', until }
+  }
+}
