@@ -16,7 +16,7 @@ import { createMailer } from './lib/mailer'
 import { generateMasterKey, SecretBox } from './lib/secrets'
 import { createGuardedFetch } from './lib/url-guard'
 import { migrate, pendingMigrations } from './store/migrate'
-import { openStore, type StoreOptions } from './store/open'
+import { databaseFilePath, openStore, type StoreOptions } from './store/open'
 
 /** Provider responses larger than this are cut: a connector only needs the status and an id. */
 const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024
@@ -28,8 +28,8 @@ export class MasterKeyError extends StartupError {}
 
 /** The directory of an embedded database file (where demo mode keeps its master key). */
 export function dataDir(config: Config): string {
-  const url = config.database.url
-  return url.startsWith('file:') && url !== 'file::memory:' ? dirname(resolve(url.slice(5))) : resolve('data')
+  const file = databaseFilePath(config.database.url)
+  return file !== null ? dirname(resolve(file)) : resolve('data')
 }
 
 function masterKey(config: Config, demo: boolean): string {
@@ -71,10 +71,10 @@ export interface OpenOptions {
 export async function openGateway(opts: OpenOptions): Promise<Deps> {
   const { config } = opts
   const box = new SecretBox(masterKey(config, opts.demo))
-  const file = config.database.url.startsWith('file:') ? resolve(config.database.url.slice('file:'.length).split('?')[0]!) : null
-  if (!opts.migrate && file && !config.database.url.startsWith('file::memory:') && !existsSync(file)) {
+  const file = databaseFilePath(config.database.url)
+  if (!opts.migrate && file !== null && !existsSync(file)) {
     // Opening would create an empty database only to refuse it for its missing schema.
-    throw new StartupError(`database.auto_migrate is false and there is no database at ${file}: run "omnigate migrate" to create it`)
+    throw new StartupError(`database.auto_migrate is false and there is no database at ${resolve(file)}: run "omnigate migrate" to create it`)
   }
   const store = await openStore(storeOptions(config))
   try {

@@ -10,7 +10,7 @@ import type { Command } from 'commander'
 import { migrations as known } from '../../migrations/index'
 import type { Config } from '../config'
 import { storeOptions } from '../gateway'
-import { openStore } from '../store/open'
+import { databaseFilePath, openStore } from '../store/open'
 import { action, globals, loadCliConfig, printJson, UsageError } from './context'
 
 /** The database file of a `file:` URL, or a clear refusal for any other store. */
@@ -22,7 +22,7 @@ export function databaseFile(config: Config, command: string): string {
       `${command}: only embedded file: databases can be backed up and restored here (database.url is ${url.split(':')[0]}:); use the libSQL server's own backups`,
     )
   }
-  return resolve(url.slice('file:'.length).replace(/^\/\/(?=\/)/, ''))
+  return resolve(databaseFilePath(url)!)
 }
 
 /** What a restore would put in place: an omnigate database whose migrations this omnigate knows. */

@@ -13,6 +13,7 @@ import { MasterKeyError, openGateway, StartupError } from '../gateway'
 import { ReconcileError } from '../domain/namespaces/reconcile'
 import { createLogger, type Logger } from '../lib/log'
 import { SchemaTooNewError } from '../store/migrate'
+import { databaseFilePath } from '../store/open'
 
 export interface GlobalOptions {
   config?: string
@@ -46,9 +47,9 @@ export function cliLogger(config: Config): Logger {
  * empty database left behind. A missing file in an existing directory is a fresh install.
  */
 function checkDatabaseThere(config: Config): void {
-  const url = config.database.url
-  if (!url.startsWith('file:') || url === 'file::memory:') return
-  const path = resolve(url.slice('file:'.length).replace(/^\/\/(?=\/)/, '').split('?')[0]!)
+  const file = databaseFilePath(config.database.url)
+  if (file === null) return
+  const path = resolve(file)
   if (existsSync(path) || existsSync(dirname(path))) return
   throw new StartupError(
     `database.url: there is no database at ${path}, nor its directory (a volume not mounted, or run from another directory?); "omnigate serve" or "omnigate migrate" creates a new one`,

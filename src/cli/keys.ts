@@ -3,7 +3,7 @@
  * credentials of an application).
  */
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { getApplication } from '../domain/identity/applications'
 import { clientView, createClient, listClients, revokeClient } from '../domain/identity/clients'
@@ -12,8 +12,9 @@ import { ROTATION_OVERLAP_MS, rotateSigningKeys } from '../domain/identity/signi
 import { getNamespace } from '../domain/namespaces'
 import { dataDir } from '../gateway'
 import { SecretBox } from '../lib/secrets'
+import { databaseFilePath } from '../store/open'
 import { action, credentialFlags, globals, loadCliConfig, printJson, printTable, UsageError, withGateway } from './context'
-import { databaseFile, refuseIfOpen } from './backup'
+import { refuseIfOpen } from './backup'
 
 const NS_OPTION = ['-n, --namespace <slug>', 'namespace slug or id', 'demo'] as const
 /** 32 bytes in standard base64, as `openssl rand -base64 32` prints them. */
@@ -55,10 +56,8 @@ function registerKeys(program: Command): void {
         const newBox = new SecretBox(newKey)
         const { config, demo } = loadCliConfig(globals(cmd))
         // A running gateway would go on sealing with the old key: the same check as restore's.
-        if (config.database.url.startsWith('file:')) {
-          const file = databaseFile(config, 'keys rotate-master')
-          if (existsSync(file)) refuseIfOpen(file, 'keys rotate-master')
-        }
+        const file = databaseFilePath(config.database.url)
+        if (file !== null && existsSync(file)) refuseIfOpen(resolve(file), 'keys rotate-master')
         // Demo mode keeps its key in a file, unless the environment sets one.
         const keyFile = demo && !config.security.master_key ? join(dataDir(config), 'master.key') : null
         const result = await withGateway(cmd, async (deps) => {

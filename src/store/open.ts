@@ -10,6 +10,12 @@ export interface StoreOptions {
   authToken?: string
 }
 
+/** The database file a `file:` URL names (as given, relative or not); null for an in-memory or remote database. */
+export function databaseFilePath(url: string): string | null {
+  if (url === ':memory:' || url === 'file::memory:' || !url.startsWith('file:')) return null
+  return url.slice('file:'.length).replace(/^\/\/(?=\/)/, '')
+}
+
 /**
  * Opens the store named by a URL: `file:path` (or `:memory:`) → bun:sqlite;
  * `libsql:`, `http(s):`, `ws(s):` → the libSQL web client (a shared sqld / Turso server).
@@ -19,9 +25,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (url === ':memory:' || url === 'file::memory:') {
     return openBunSqliteStore(':memory:', opts)
   }
-  if (url.startsWith('file:')) {
-    return openBunSqliteStore(url.slice('file:'.length).replace(/^\/\/(?=\/)/, ''), opts)
-  }
+  const file = databaseFilePath(url)
+  if (file !== null) return openBunSqliteStore(file, opts)
   if (/^(libsql|https?|wss?):/.test(url)) {
     const { createClient } = await import('@libsql/client/web')
     return openLibsqlStore(createClient({ url, authToken: opts.authToken }))
