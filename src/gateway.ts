@@ -32,7 +32,8 @@ export function dataDir(config: Config): string {
   return file !== null ? dirname(resolve(file)) : resolve('data')
 }
 
-function masterKey(config: Config, demo: boolean): string {
+/** The master key: the configured one, or in demo mode the one kept in the data directory (made on first use). */
+export function masterKey(config: Config, demo: boolean): string {
   if (config.security.master_key) return config.security.master_key
   if (!demo) {
     throw new StartupError(

@@ -1,22 +1,32 @@
 import type { Command } from 'commander'
-import { type Config, type ConfigIssue, checkConfigFile, loadConfig } from '../config'
+import { type Config, ConfigError, loadConfig } from '../config'
+import { validateChannelConfig } from '../domain/channels'
 import type { Deps } from '../domain/deps'
 import { AppError } from '../domain/errors'
-import { validateChannelConfig } from '../domain/channels'
+import { masterKey, StartupError } from '../gateway'
+import { createMailer, MailConfigError } from '../lib/mailer'
+import { silentLogger } from '../lib/log'
 import { action } from './context'
 
 /**
- * What `serve` refuses in a valid file, found from the file alone (no database, no network): a
- * missing master key, a declared channel of an unknown type or with a bad config, mail without
- * a sender. So a file `config check` calls ok is not refused at start for a reason it could see.
+ * What `serve` refuses in a valid file, found from the file alone (no database, no network), by
+ * the checks `serve` itself runs: the master key, the mail settings, each declared channel's
+ * type and config. So a file `config check` calls ok is not refused at start for a reason it
+ * could see. One line each, key path first.
  */
-async function startupIssues(config: Config): Promise<ConfigIssue[]> {
-  const issues: ConfigIssue[] = []
-  if (!config.security.master_key) {
-    issues.push({ path: 'security.master_key', message: 'is not set: with a config file it is required (32 random bytes, base64)' })
+async function startupProblems(config: Config): Promise<string[]> {
+  const problems: string[] = []
+  try {
+    masterKey(config, false)
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error
+    problems.push(error.message)
   }
-  if (config.mail.smtp_url && config.mail.from.trim() === '') {
-    issues.push({ path: 'mail.from', message: 'must be set when mail.smtp_url is set (e.g. "omnigate <noreply@example.com>")' })
+  try {
+    createMailer(config.mail, silentLogger)
+  } catch (error) {
+    if (!(error instanceof MailConfigError)) throw error
+    problems.push(error.message)
   }
   for (const [i, ns] of config.namespaces.entries()) {
     for (const [j, channel] of ns.channels.entries()) {
@@ -26,12 +36,12 @@ async function startupIssues(config: Config): Promise<ConfigIssue[]> {
         await validateChannelConfig({} as Deps, channel.type, { ...channel.config }, { resolveHosts: false })
       } catch (error) {
         if (!(error instanceof AppError)) throw error
-        if (error.errors.length === 0) issues.push({ path, message: error.detail })
-        for (const e of error.errors) issues.push({ path: `${path}.${e.field}`, message: e.message })
+        if (error.errors.length === 0) problems.push(`${path}: ${error.detail}`)
+        for (const e of error.errors) problems.push(`${path}.${e.field}: ${e.message}`)
       }
     }
   }
-  return issues
+  return problems
 }
 
 export function registerConfig(program: Command): void {
@@ -41,13 +51,18 @@ export function registerConfig(program: Command): void {
     .description('validate a config file; prints every error with its key path')
     .action(
       action(async (file: string) => {
-        let issues = checkConfigFile(file)
-        if (issues.length === 0) issues = await startupIssues(loadConfig({ path: file, explicitPath: true, env: process.env }).config)
-        if (issues.length === 0) {
+        let problems: string[]
+        try {
+          problems = await startupProblems(loadConfig({ path: file, explicitPath: true }).config)
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error
+          problems = error.issues.map((issue) => `${issue.path}: ${issue.message}`)
+        }
+        if (problems.length === 0) {
           console.log(`${file}: ok`)
           return
         }
-        for (const issue of issues) process.stderr.write(`${file}: ${issue.path}: ${issue.message}\n`)
+        for (const problem of problems) process.stderr.write(`${file}: ${problem}\n`)
         process.exitCode = 1
       }),
     )
