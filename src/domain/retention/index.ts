@@ -205,64 +205,78 @@ function idAt(prefix: 'evt' | 'whd', at: number): string {
   return `${prefix}_${Math.max(0, at).toString(16).padStart(12, '0')}${'0'.repeat(20)}`
 }
 
-/**
- * Walks the webhook deliveries in id order (by time) up to the latest cutoff, and deletes the
- * finished ones older than their namespace's content cutoff; their attempts go with them
- * (cascade). A delivery still pending is left to finish.
- */
-async function deleteDeliveries(store: Store, cutoffs: Map<string, number>, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
-  const bound = idAt('whd', Math.max(...cutoffs.values()))
-  let after = ''
-  while (!signal?.aborted) {
-    const rows = await store.read
-      .select({ id: webhookDeliveries.id, namespaceId: webhookDeliveries.namespaceId, status: webhookDeliveries.status, createdAt: webhookDeliveries.createdAt })
-      .from(webhookDeliveries)
-      .where(and(sql`${webhookDeliveries.id} > ${after}`, lt(webhookDeliveries.id, bound)))
-      .orderBy(webhookDeliveries.id)
-      .limit(batchSize)
-    if (rows.length === 0) return
-    after = rows.at(-1)!.id
-    const ids = rows.filter((r) => r.status !== 'pending' && r.createdAt < (cutoffs.get(r.namespaceId) ?? -Infinity)).map((r) => r.id)
-    if (ids.length > 0) {
-      const deleted = await store.tx((tx) =>
-        tx
-          .delete(webhookDeliveries)
-          // Checked again under the lock: one retried meanwhile is pending again and stays.
-          .where(and(inArray(webhookDeliveries.id, ids), sql`${webhookDeliveries.status} != 'pending'`))
-          .returning({ id: webhookDeliveries.id }),
-      )
-      report.deliveriesDeleted += deleted.length
-      recordBatch(report, deleted.length)
-    }
-    if (rows.length < batchSize) return
-    await yieldToOthers()
-  }
-}
+type Cutoffs = Map<string, number>
 
 /**
- * Walks the message events in id order (the primary key: by time) up to the latest cutoff, and
- * deletes those older than their own namespace's cutoff. `message_events` has no namespace
- * index, so one walk serves every namespace; events kept forever are passed over.
+ * Walks a table whose ids are a prefix + UUIDv7 (so id order is time order) up to the latest
+ * cutoff, a page at a time on the reader, and deletes in one short write per page the rows
+ * older than their own namespace's cutoff that `eligible` lets go. None of these tables has a
+ * namespace index, so one walk serves every namespace; rows kept forever are passed over.
  */
-async function deleteEvents(store: Store, cutoffs: Map<string, number>, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
-  const bound = idAt('evt', Math.max(...cutoffs.values()))
+async function deleteWalk<R extends { id: string; namespaceId: string; createdAt: number }>(
+  cutoffs: Cutoffs,
+  batchSize: number,
+  report: RetentionReport,
+  signal: AbortSignal | undefined,
+  walk: {
+    prefix: 'evt' | 'whd'
+    page(after: string, bound: string, limit: number): Promise<R[]>
+    eligible?(row: R): boolean
+    /** Deletes these ids (checking again under the lock what may have changed); how many went. */
+    remove(ids: string[]): Promise<number>
+  },
+): Promise<number> {
+  const bound = idAt(walk.prefix, Math.max(...cutoffs.values()))
   let after = ''
+  let deleted = 0
   while (!signal?.aborted) {
-    const rows = await store.read
-      .select({ id: messageEvents.id, namespaceId: messageEvents.namespaceId, createdAt: messageEvents.createdAt })
-      .from(messageEvents)
-      .where(and(sql`${messageEvents.id} > ${after}`, lt(messageEvents.id, bound)))
-      .orderBy(messageEvents.id)
-      .limit(batchSize)
-    if (rows.length === 0) return
+    const rows = await walk.page(after, bound, batchSize)
+    if (rows.length === 0) break
     after = rows.at(-1)!.id
-    const ids = rows.filter((r) => r.createdAt < (cutoffs.get(r.namespaceId) ?? -Infinity)).map((r) => r.id)
+    const ids = rows.filter((r) => (walk.eligible?.(r) ?? true) && r.createdAt < (cutoffs.get(r.namespaceId) ?? -Infinity)).map((r) => r.id)
     if (ids.length > 0) {
-      const deleted = await store.tx((tx) => tx.delete(messageEvents).where(inArray(messageEvents.id, ids)).returning({ id: messageEvents.id }))
-      report.eventsDeleted += deleted.length
-      recordBatch(report, deleted.length)
+      const n = await walk.remove(ids)
+      deleted += n
+      recordBatch(report, n)
     }
-    if (rows.length < batchSize) return
+    if (rows.length < batchSize) break
     await yieldToOthers()
   }
+  return deleted
+}
+
+/** Finished webhook deliveries past their namespace's content cutoff; their attempts go too (cascade). */
+async function deleteDeliveries(store: Store, cutoffs: Cutoffs, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
+  const d = webhookDeliveries
+  report.deliveriesDeleted += await deleteWalk(cutoffs, batchSize, report, signal, {
+    prefix: 'whd',
+    page: (after, bound, limit) =>
+      store.read
+        .select({ id: d.id, namespaceId: d.namespaceId, status: d.status, createdAt: d.createdAt })
+        .from(d)
+        .where(and(sql`${d.id} > ${after}`, lt(d.id, bound)))
+        .orderBy(d.id)
+        .limit(limit),
+    // A delivery still pending is left to finish.
+    eligible: (r) => r.status !== 'pending',
+    remove: async (ids) =>
+      // Checked again under the lock: one retried meanwhile is pending again and stays.
+      (await store.tx((tx) => tx.delete(d).where(and(inArray(d.id, ids), sql`${d.status} != 'pending'`)).returning({ id: d.id }))).length,
+  })
+}
+
+/** Message events past their namespace's event cutoff. */
+async function deleteEvents(store: Store, cutoffs: Cutoffs, batchSize: number, report: RetentionReport, signal?: AbortSignal) {
+  const e = messageEvents
+  report.eventsDeleted += await deleteWalk(cutoffs, batchSize, report, signal, {
+    prefix: 'evt',
+    page: (after, bound, limit) =>
+      store.read
+        .select({ id: e.id, namespaceId: e.namespaceId, createdAt: e.createdAt })
+        .from(e)
+        .where(and(sql`${e.id} > ${after}`, lt(e.id, bound)))
+        .orderBy(e.id)
+        .limit(limit),
+    remove: async (ids) => (await store.tx((tx) => tx.delete(e).where(inArray(e.id, ids)).returning({ id: e.id }))).length,
+  })
 }
