@@ -114,7 +114,7 @@ export class WebhookDeliverer {
     const sealed = this.secretsOf(endpoint)
     const started = Date.now()
     const headers = {
-      ...customHeaders(sealed.headers),
+      ...sealed.headers,
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
       ...webhookHeaders(activeSecrets(sealed, started), delivery.eventId, Math.floor(started / 1000), delivery.payload),
@@ -151,11 +151,13 @@ export class WebhookDeliverer {
     return { kind: 'retry', nextAttemptAt: at + delay }
   }
 
-  /** The endpoint's secrets, decrypted once per sealed value rather than once per attempt. */
+  /** The endpoint's secrets and sendable headers, decrypted once per sealed value rather than once per attempt. */
   private secretsOf(endpoint: Webhook): WebhookSecrets {
     const seen = this.opened.get(endpoint.id)
     if (seen && seen.sealed === endpoint.secretsEnc) return seen.secrets
-    const secrets = openSecrets(this.deps, endpoint)
+    const opened = openSecrets(this.deps, endpoint)
+    // The custom headers that may go out, filtered once per sealed value rather than per attempt.
+    const secrets = { ...opened, headers: customHeaders(opened.headers) }
     this.opened.set(endpoint.id, { sealed: endpoint.secretsEnc, secrets })
     return secrets
   }
