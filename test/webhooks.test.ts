@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { Webhook } from 'standardwebhooks'
 import { webhookDeliveries, webhooks } from '../src/store/schema'
+import { getChannel } from '../src/domain/channels'
+import { recordInbound } from '../src/domain/inbound'
 import { claimDueDeliveries } from '../src/domain/webhooks/work'
 import { startWebhookReceiver } from './fakes/webhook-receiver'
 import { eventually, startTestGateway, type TestGateway } from './helpers/gateway'
@@ -252,4 +254,37 @@ test('the outbound-URL guard refuses a private endpoint when private networks ar
   const res = await gw.call('POST', '/v1/namespaces/acme/webhooks', acme.key, { url: 'http://127.0.0.1:9/hook' })
   expect(res.status).toBe(422)
   expect(((await res.json()) as any).errors[0].field).toBe('url')
+})
+
+describe('deliveries start when they commit, not at the next poll', () => {
+  // A poll a minute away: only a wake-up can make these deliveries go out within the test.
+  const SLOW_POLL = { poll_interval_ms: 60_000 }
+  beforeEach(() => start())
+
+  test("a provider's inbound message", async () => {
+    const r = receiver()
+    await subscribe(acme.key, 'acme', { url: r.url, event_types: ['message.received'] })
+    await gw.startEngine(SLOW_POLL)
+    await Bun.sleep(50) // the claims at start have found nothing
+    const channel = await getChannel(gw.deps, acme.namespaceId, 'sandbox')
+    await recordInbound(gw.deps, channel, { messages: [{ from: 'bob@example.com', content: { text: 'hello' } }] })
+    await eventually(async () => r.received.length === 1, 3_000)
+  })
+
+  test('a cancelled message', async () => {
+    const r = receiver()
+    await subscribe(acme.key, 'acme', { url: r.url, event_types: ['message.cancelled'] })
+    await gw.startEngine(SLOW_POLL)
+    const res = await gw.call('POST', '/v1/namespaces/acme/messages', acme.key, {
+      channel: 'sandbox',
+      to: 'alice@example.com',
+      content: { text: 'later' },
+      send_at: new Date(Date.now() + 3_600_000).toISOString(),
+    })
+    const { id } = (await res.json()) as { id: string }
+    await Bun.sleep(50)
+    expect((await gw.call('POST', `/v1/namespaces/acme/messages/${id}/cancel`, acme.key)).status).toBe(200)
+    await eventually(async () => r.received.length === 1, 3_000)
+    expect(JSON.parse(r.received[0]!.body)).toMatchObject({ type: 'message.cancelled', data: { message: { id } } })
+  })
 })

@@ -32,6 +32,7 @@ export class Engine {
   smtp: SmtpListener | null = null
   readonly jobs: JobRunner
   private readonly shutdownTimeoutMs: number
+  private offDeliveries: (() => void) | null = null
 
   constructor(
     private readonly deps: Deps,
@@ -130,6 +131,9 @@ export class Engine {
         this.dispatcher.wake()
         this.deliverer.wake()
       })
+    // Deliveries written by anything (a completed send, a provider's callback, a cancel, a job)
+    // are claimed once they commit, not at the deliverer's next poll.
+    this.offDeliveries = this.deps.store.onCommit('webhook_deliveries', () => outsideRequest(() => this.deliverer.wake()))
     this.dispatcher.start()
     this.deliverer.start()
     this.listeners.start()
@@ -142,6 +146,7 @@ export class Engine {
     // No new job starts from here; one mid-run is asked to stop at its next batch.
     const jobsStopped = this.jobs.stop(this.shutdownTimeoutMs)
     this.deps.signalWork = undefined
+    this.offDeliveries?.()
     await this.smtp?.stop()
     await this.listeners.stop()
     await this.dispatcher.stop()

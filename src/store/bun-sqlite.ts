@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import { drizzle } from 'drizzle-orm/bun-sqlite'
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer'
 import * as schema from './schema'
-import { type Db, Mutex, type Store, withCommitScope, WriteQueue } from './store'
+import { CommitListeners, type CommitTopic, type Db, Mutex, type Store, withCommitScope, WriteQueue } from './store'
 
 export interface BunSqliteOptions {
   synchronous: 'NORMAL' | 'FULL'
@@ -98,18 +98,21 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
     }
   }
 
+  const listeners = new CommitListeners()
   const tx = <T>(fn: (tx: Db) => Promise<T>): Promise<T> =>
     lock.run(async () => {
       writerConn.run('BEGIN IMMEDIATE')
       let result: T
+      const touched = new Set<CommitTopic>()
       try {
-        result = await withCommitScope(writer, fn)
+        result = await withCommitScope(writer, fn, touched)
         writerConn.run('COMMIT')
       } catch (error) {
         if (writerConn.inTransaction) writerConn.run('ROLLBACK')
         throw error
       }
       committed()
+      if (touched.size > 0) listeners.announce(touched)
       return result
     })
   const queue = new WriteQueue(tx)
@@ -119,6 +122,7 @@ export function openBunSqliteStore(path: string, opts: BunSqliteOptions): Store 
     read: reader,
     tx,
     write: (fn) => queue.enqueue(fn),
+    onCommit: (topic, fn) => listeners.add(topic, fn),
     exec: async (statement) => {
       await lock.run(async () => writerConn.run(statement))
     },

@@ -23,6 +23,11 @@ export interface Store {
    * own changes are undone. Resolves after the shared commit.
    */
   write<T>(fn: (tx: Db) => Promise<T>): Promise<T>
+  /**
+   * Calls `fn` after each commit of a transaction that `touch`ed `topic` (once per commit), so a
+   * worker starts on new work without waiting for its next poll. Returns the unsubscribe.
+   */
+  onCommit(topic: CommitTopic, fn: () => void): () => void
   /** Runs a statement outside any transaction (PRAGMA, VACUUM). */
   exec(statement: string): Promise<void>
   close(): Promise<void>
@@ -55,8 +60,13 @@ export interface CommitBatch {
   flush(tx: Db): Promise<void>
 }
 
+/** What a committed transaction may have to tell the workers about. */
+export type CommitTopic = 'webhook_deliveries'
+
 class CommitScope {
   private readonly layers: Map<string, CommitBatch>[] = [new Map()]
+  /** Touched by any write of the transaction (one rolled back to its savepoint too: a spare wake-up is harmless). */
+  readonly topics = new Set<CommitTopic>()
 
   get<B extends CommitBatch>(key: string, create: () => B): B {
     const top = this.layers[this.layers.length - 1]!
@@ -98,16 +108,50 @@ export function commitBatch<B extends CommitBatch>(tx: Db, key: string, create: 
   return scopes.get(tx)?.get(key, create) ?? null
 }
 
-/** Runs `fn(tx)` as a store transaction body: its commit batches are written after it, before COMMIT. */
-export async function withCommitScope<T>(tx: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+/** Marks the transaction of `tx` as having written `topic` (nothing when `tx` is not a store transaction). */
+export function touch(tx: Db, topic: CommitTopic): void {
+  scopes.get(tx)?.topics.add(topic)
+}
+
+/**
+ * Runs `fn(tx)` as a store transaction body: its commit batches are written after it, before
+ * COMMIT; the topics it touched are added to `touched`, for the driver to announce after COMMIT.
+ */
+export async function withCommitScope<T>(tx: Db, fn: (tx: Db) => Promise<T>, touched?: Set<CommitTopic>): Promise<T> {
   const scope = new CommitScope()
   scopes.set(tx, scope)
   try {
     const result = await fn(tx)
     await scope.flush(tx)
+    for (const topic of scope.topics) touched?.add(topic)
     return result
   } finally {
     scopes.delete(tx)
+  }
+}
+
+/** A store's `onCommit` listeners; the driver calls `announce` after each COMMIT. */
+export class CommitListeners {
+  private readonly byTopic = new Map<CommitTopic, Set<() => void>>()
+
+  add(topic: CommitTopic, fn: () => void): () => void {
+    let set = this.byTopic.get(topic)
+    if (!set) this.byTopic.set(topic, (set = new Set()))
+    set.add(fn)
+    return () => void set.delete(fn)
+  }
+
+  /** After the commit: a listener that throws must not turn a done write into a failed one. */
+  announce(touched: Set<CommitTopic>): void {
+    for (const topic of touched) {
+      for (const fn of this.byTopic.get(topic) ?? []) {
+        try {
+          fn()
+        } catch {
+          // A wake-up is an optimisation; the worker's poll still finds the work.
+        }
+      }
+    }
   }
 }
 

@@ -1,10 +1,11 @@
 /**
  * Commit batches (src/store/store.ts): counters gathered by the writes of one group commit are
- * written once, before COMMIT, and a write that fails takes its own additions with it.
+ * written once, before COMMIT, and a write that fails takes its own additions with it. Commit
+ * topics: a listener hears of a touched topic once per commit, after it, never for a rollback.
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { all, run } from '../../src/store/raw'
-import { type CommitBatch, commitBatch, type Db, type Store } from '../../src/store/store'
+import { type CommitBatch, commitBatch, type Db, type Store, touch } from '../../src/store/store'
 import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
 
 const cleanups: (() => Promise<void> | void)[] = []
@@ -77,6 +78,36 @@ for (const driver of storeDrivers) {
     test('outside a store transaction there is no batch to defer to', async () => {
       const store = await open()
       expect(commitBatch(store.read, 'tally', () => new Tally())).toBeNull()
+    })
+
+    test('a touched topic is announced once per commit, after the commit; a rollback announces nothing', async () => {
+      const store = await open()
+      const heard: number[] = []
+      // What the listener sees is committed: another connection reads it.
+      const off = store.onCommit('webhook_deliveries', () => void total(store).then((n) => heard.push(n)))
+      await Promise.all([
+        store.write(async (tx) => {
+          add(tx, 1)
+          touch(tx, 'webhook_deliveries')
+        }),
+        store.write(async (tx) => {
+          add(tx, 2)
+          touch(tx, 'webhook_deliveries')
+        }),
+      ])
+      await store.tx(async (tx) => add(tx, 4)) // touches nothing
+      await expect(
+        store.tx(async (tx) => {
+          touch(tx, 'webhook_deliveries')
+          throw new Error('rolled back')
+        }),
+      ).rejects.toThrow('rolled back')
+      await Bun.sleep(20)
+      expect(heard).toEqual([3])
+      off()
+      await store.tx(async (tx) => touch(tx, 'webhook_deliveries'))
+      await Bun.sleep(20)
+      expect(heard).toEqual([3])
     })
   })
 }

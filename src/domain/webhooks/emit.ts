@@ -7,7 +7,7 @@ import { newId } from '../../lib/ids'
 import { TtlCache } from '../../lib/ttl-cache'
 import { channels, namespaces, terminals, webhookDeliveries, webhooks } from '../../store/schema'
 import { all } from '../../store/raw'
-import type { Db } from '../../store/store'
+import { type Db, touch } from '../../store/store'
 import { insertDeliveries } from '../messages/rows'
 import { type Message, parseRecipient } from '../messages/views'
 import { type EventType, MESSAGE_EVENT_TYPES } from './event-types'
@@ -97,7 +97,10 @@ export async function emitEvents(tx: Db, namespaceId: string, events: NamespaceE
       })
     }
   }
+  if (rows.length === 0) return
   await insertDeliveries(tx, rows)
+  // The deliverer starts on them once they commit, not at its next poll.
+  touch(tx, 'webhook_deliveries')
 }
 
 const liveTexts: string[] = []
