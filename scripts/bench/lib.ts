@@ -649,6 +649,8 @@ export interface Sink {
   stats(): Promise<SinkStats>
   /** id → first arrival (wall-clock ms). */
   arrivals(): Promise<Map<string, number>>
+  /** Webhook deliveries only: first arrival − the payload's `timestamp`, in ms. */
+  lags(): Promise<number[]>
   reset(): Promise<void>
   stop(): Promise<void>
 }
@@ -673,6 +675,7 @@ export async function startSink(name: string): Promise<Sink> {
       const { ids, times } = (await get('/__arrivals')) as { ids: string[]; times: number[] }
       return new Map(ids.map((id, i) => [id, times[i]!]))
     },
+    lags: async () => ((await get('/__lags')) as { lags: number[] }).lags,
     reset: async () => void (await get('/__reset', 'POST')),
     stop: async () => void (await stopChild(child, 2000)),
   }

@@ -7,9 +7,11 @@
  *   bun scripts/bench/sink.ts        prints {"port": N} on its first stdout line
  *
  * The id of an arrival is the JSON body's `id` (the message id the http connector sends), or
- * the `webhook-id` header (Standard Webhooks); webhook bodies are also counted by their `type`.
+ * the `webhook-id` header (Standard Webhooks); webhook bodies are also counted by their `type`,
+ * and each one's lag is kept: its first arrival − its payload's `timestamp` (when the event
+ * happened in the gateway, ms precision, the same clock).
  *
- * Control: GET /__stats, GET /__arrivals ({ids, times}), POST /__reset.
+ * Control: GET /__stats, GET /__arrivals ({ids, times}), GET /__lags ({lags}), POST /__reset.
  */
 const wallNow = () => performance.timeOrigin + performance.now()
 
@@ -19,6 +21,7 @@ let first: number | null = null
 let last: number | null = null
 let arrivals = new Map<string, number>()
 let byType: Record<string, number> = {}
+let lags: number[] = []
 
 const server = Bun.serve({
   hostname: '127.0.0.1',
@@ -32,7 +35,9 @@ const server = Bun.serve({
     if (path === '/__arrivals') {
       return Response.json({ ids: [...arrivals.keys()], times: [...arrivals.values()] })
     }
+    if (path === '/__lags') return Response.json({ lags })
     if (path === '/__reset') {
+      lags = []
       requests = 0
       first = last = null
       arrivals = new Map()
@@ -45,10 +50,11 @@ const server = Bun.serve({
     last = at
     let id = req.headers.get('webhook-id')
     try {
-      const body = JSON.parse(text) as { id?: unknown; type?: unknown }
+      const body = JSON.parse(text) as { id?: unknown; type?: unknown; timestamp?: unknown }
       if (!id && typeof body.id === 'string') id = body.id
-      if (typeof body.type === 'string' && req.headers.has('webhook-id')) {
-        if (!arrivals.has(id!)) byType[body.type] = (byType[body.type] ?? 0) + 1
+      if (typeof body.type === 'string' && req.headers.has('webhook-id') && !arrivals.has(id!)) {
+        byType[body.type] = (byType[body.type] ?? 0) + 1
+        if (typeof body.timestamp === 'string') lags.push(at - Date.parse(body.timestamp))
       }
     } catch {
       // not JSON: counted, without an id

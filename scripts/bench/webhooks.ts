@@ -1,14 +1,37 @@
 /**
  * `webhooks`: one subscriber endpoint (its own process, answers 200) created through the API for
- * `message.queued`, `message.sent` and `message.delivered`; N messages are sent through the
- * sandbox channel (which reports each one delivered), so 3N deliveries must succeed.
+ * `message.queued`, `message.sent` and `message.delivered`.
  *
- * deliveries/s = 3N / (last delivery at the subscriber − first send request): the whole
- * pipeline, accept + dispatch + deliver, as a subscriber sees it. The deliverer's own rate
- * (first to last arrival) is reported beside it. After a graceful stop, the database must show
- * all 3N deliveries `succeeded`.
+ * 1. Throughput: N messages are sent through the sandbox channel (which reports each one
+ *    delivered), so 3N deliveries must succeed. deliveries/s = 3N / (last delivery at the
+ *    subscriber − first send request): the whole pipeline, accept + dispatch + deliver, as a
+ *    subscriber sees it. The deliverer's own rate (first to last arrival) is reported beside it.
+ * 2. Latency: on the same gateway, single messages at a steady rate (1,000/s, so 3,000
+ *    deliveries/s); each delivery's latency is its arrival at the subscriber − the `timestamp`
+ *    of its event (when the status changed in the gateway), so it covers the commit, the claim,
+ *    the signing and the POST.
+ *
+ * After a graceful stop, the database must show every delivery of both phases `succeeded`.
  */
-import { api, type BenchOptions, log, median, openReadonly, round, sampleUsage, sendBatches, startGateway, startSink, waitFor } from './lib'
+import {
+  api,
+  authHeaders,
+  type BenchOptions,
+  type LatencySummary,
+  log,
+  median,
+  messageInput,
+  NAMESPACE,
+  openReadonly,
+  round,
+  runLoad,
+  sampleUsage,
+  sendBatches,
+  startGateway,
+  startSink,
+  summarize,
+  waitFor,
+} from './lib'
 
 export const WEBHOOK_EVENTS = ['message.queued', 'message.sent', 'message.delivered']
 
@@ -21,15 +44,31 @@ export interface WebhooksRun {
   deliverer_per_s: number
   seconds: number
   by_type: Record<string, number>
+  /** After both phases. */
   db_status: Record<string, number>
+  /** Deliveries both phases should have made: 3 × (N + the latency phase's accepted messages). */
+  expected_deliveries: number
   peak_rss_mb: number
   cpu_s: number
   cpu_cores: number
+  latency: {
+    rate_per_s: number
+    seconds: number
+    accepted: number
+    arrived: number
+    /** Event (status change) → arrival at the subscriber. */
+    latency_ms: LatencySummary
+    non_202: Record<string, number>
+  } | null
 }
 
 export interface WebhooksSummary {
   deliveries_per_s: number
   deliverer_per_s: number
+  /** Event → subscriber at a steady 1,000 messages/s (3,000 deliveries/s); medians of the runs. */
+  p50_ms: number
+  p95_ms: number
+  p99_ms: number
   peak_rss_mb: number
   cpu_s: number
   cpu_cores: number
@@ -39,9 +78,17 @@ export interface WebhooksSummary {
   runs: WebhooksRun[]
 }
 
+interface WebhooksOptions {
+  messages: number
+  deadlineS: number
+  latencySeconds: number
+  rate: number
+}
+
 const wallNow = () => performance.timeOrigin + performance.now()
 
-export async function webhooksRun(bench: BenchOptions, messages: number, index: number, deadlineS: number): Promise<WebhooksRun> {
+export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, index: number): Promise<WebhooksRun> {
+  const { messages } = opts
   const subscriber = await startSink(`subscriber-${index}`)
   const gw = await startGateway(bench, { name: `webhooks-${index}`, engine: true })
   try {
@@ -57,10 +104,18 @@ export async function webhooksRun(bench: BenchOptions, messages: number, index: 
         const s = await subscriber.stats()
         return { done: s.unique >= expected, progress: s.unique }
       },
-      { everyMs: 50, stallMs: 30_000, deadlineMs: deadlineS * 1000 },
+      { everyMs: 50, stallMs: 30_000, deadlineMs: opts.deadlineS * 1000 },
     )
     const usage = sampler.stop()
     const stats = await subscriber.stats()
+    const seconds = ((stats.last_ms ?? wallNow()) - t0) / 1000
+    log(
+      `webhooks run ${index + 1}: ${stats.unique}/${expected} deliveries in ${seconds.toFixed(2)} s = ${round(stats.unique / seconds)}/s ` +
+        `(deliverer ${stats.first_ms === null ? 0 : round(stats.unique / Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001))}/s)`,
+    )
+
+    const latency = complete && opts.latencySeconds > 0 ? await latencyPhase(gw, subscriber, opts) : null
+
     await gw.stop()
     const db = openReadonly(gw.dbPath)
     let dbStatus: Record<string, number>
@@ -70,7 +125,7 @@ export async function webhooksRun(bench: BenchOptions, messages: number, index: 
     } finally {
       db.close()
     }
-    const seconds = ((stats.last_ms ?? wallNow()) - t0) / 1000
+    const expectedDeliveries = expected + (latency?.accepted ?? 0) * WEBHOOK_EVENTS.length
     const run: WebhooksRun = {
       messages,
       deliveries: stats.unique,
@@ -81,15 +136,16 @@ export async function webhooksRun(bench: BenchOptions, messages: number, index: 
       seconds: round(seconds, 3),
       by_type: stats.by_type,
       db_status: dbStatus,
+      expected_deliveries: expectedDeliveries,
       peak_rss_mb: round(usage.peakRssMb, 1),
       cpu_s: round(usage.cpuS, 2),
       cpu_cores: round(usage.cores, 2),
+      latency,
     }
-    log(
-      `webhooks run ${index + 1}: ${stats.unique}/${expected} deliveries in ${seconds.toFixed(2)} s = ${run.deliveries_per_s}/s ` +
-        `(deliverer ${run.deliverer_per_s}/s); database: ${JSON.stringify(dbStatus)}`,
-    )
-    if (complete && (dbStatus.succeeded ?? 0) !== expected) log(`webhooks: WARNING ${expected - (dbStatus.succeeded ?? 0)} deliveries not recorded as succeeded`)
+    log(`webhooks run ${index + 1}: database after both phases: ${JSON.stringify(dbStatus)}`)
+    if (complete && (dbStatus.succeeded ?? 0) !== expectedDeliveries) {
+      log(`webhooks: WARNING ${expectedDeliveries - (dbStatus.succeeded ?? 0)} deliveries not recorded as succeeded`)
+    }
     return run
   } finally {
     await gw.stop()
@@ -97,20 +153,74 @@ export async function webhooksRun(bench: BenchOptions, messages: number, index: 
   }
 }
 
+/** Single messages at a steady rate; each delivery's event → arrival time at the subscriber. */
+async function latencyPhase(gw: { url: string }, subscriber: Awaited<ReturnType<typeof startSink>>, opts: WebhooksOptions): Promise<WebhooksRun['latency']> {
+  await subscriber.reset()
+  const load = await runLoad({
+    mode: 'rate',
+    url: `${gw.url}/v1/namespaces/${NAMESPACE}/messages`,
+    method: 'POST',
+    headers: authHeaders,
+    body: JSON.stringify(messageInput('sandbox', 1)),
+    connections: 256,
+    rate: opts.rate,
+    durationMs: opts.latencySeconds * 1000,
+    warmupMs: 0,
+  })
+  const accepted = load.total.status['202'] ?? 0
+  const expected = accepted * WEBHOOK_EVENTS.length
+  try {
+    await waitFor(
+      'webhook deliveries at a steady rate',
+      async () => {
+        const s = await subscriber.stats()
+        return { done: s.unique >= expected, progress: s.unique }
+      },
+      { everyMs: 100, stallMs: 10_000, deadlineMs: 60_000 },
+    )
+  } catch (error) {
+    log(`webhooks: ${(error as Error).message}`)
+  }
+  const lags = await subscriber.lags()
+  const lat = summarize(lags)
+  const non202 = Object.fromEntries(Object.entries(load.total.status).filter(([s]) => s !== '202'))
+  log(
+    `webhooks: event → subscriber at ${opts.rate} msg/s (${opts.rate * WEBHOOK_EVENTS.length} deliveries/s): ` +
+      `p50 ${lat.p50.toFixed(1)} ms, p95 ${lat.p95.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms (${lags.length}/${expected} arrived` +
+      `${Object.keys(non202).length ? `, other answers ${JSON.stringify(non202)}` : ''})`,
+  )
+  return {
+    rate_per_s: opts.rate,
+    seconds: opts.latencySeconds,
+    accepted,
+    arrived: lags.length,
+    latency_ms: { p50: round(lat.p50, 2), p95: round(lat.p95, 2), p99: round(lat.p99, 2), max: round(lat.max, 2), mean: round(lat.mean, 2) },
+    non_202: non202,
+  }
+}
+
 export async function webhooks(bench: BenchOptions): Promise<WebhooksSummary> {
-  const messages = bench.quick ? 2000 : 10_000
+  const opts: WebhooksOptions = {
+    messages: bench.quick ? 2000 : 10_000,
+    deadlineS: bench.quick ? 15 : 120,
+    latencySeconds: bench.quick ? 4 : 15,
+    rate: 1000,
+  }
   const runs: WebhooksRun[] = []
-  const deadlineS = bench.quick ? 15 : 120
-  for (let i = 0; i < bench.runs; i++) runs.push(await webhooksRun(bench, messages, i, deadlineS))
+  for (let i = 0; i < bench.runs; i++) runs.push(await webhooksRun(bench, opts, i))
+  const withLatency = runs.filter((r) => r.latency)
   return {
     deliveries_per_s: round(median(runs.map((r) => r.deliveries_per_s))),
     deliverer_per_s: round(median(runs.map((r) => r.deliverer_per_s))),
+    p50_ms: round(median(withLatency.map((r) => r.latency!.latency_ms.p50)), 2),
+    p95_ms: round(median(withLatency.map((r) => r.latency!.latency_ms.p95)), 2),
+    p99_ms: round(median(withLatency.map((r) => r.latency!.latency_ms.p99)), 2),
     peak_rss_mb: round(Math.max(...runs.map((r) => r.peak_rss_mb)), 1),
     cpu_s: round(median(runs.map((r) => r.cpu_s)), 2),
     cpu_cores: round(median(runs.map((r) => r.cpu_cores)), 2),
-    messages,
+    messages: opts.messages,
     complete: runs.every((r) => r.complete),
-    not_succeeded: runs.reduce((sum, r) => sum + (r.messages * WEBHOOK_EVENTS.length - (r.db_status.succeeded ?? 0)), 0),
+    not_succeeded: runs.reduce((sum, r) => sum + (r.expected_deliveries - (r.db_status.succeeded ?? 0)), 0),
     runs,
   }
 }
