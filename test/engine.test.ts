@@ -267,4 +267,14 @@ describe('crash and shutdown', () => {
     await Bun.sleep(1000)
     expect((await row(id)).status).toBe('queued')
   })
+
+  test('stopping one of two engines on one gateway leaves the other woken by sends', async () => {
+    // Both poll a minute apart: only the send's wake-up can get the message out in time.
+    const first = await gw.startEngine({ poll_interval_ms: 60_000 })
+    await gw.startEngine({ poll_interval_ms: 60_000 })
+    await first.stop()
+    await Bun.sleep(50)
+    const id = await send()
+    await eventually(async () => (await row(id)).status === 'delivered', 2_000)
+  })
 })

@@ -20,6 +20,23 @@ import { Provisioner } from './provisioner'
 import { WebhookDeliverer } from './webhook-deliverer'
 import type { SmtpListener } from './smtp-listener'
 
+/**
+ * The engines started on one `deps` (tests start several): `deps.signalWork` wakes them all, so
+ * stopping one does not leave the others to their polls.
+ */
+const wakers = new WeakMap<Deps, Set<() => void>>()
+function wakersOf(deps: Deps): Set<() => void> {
+  let set = wakers.get(deps)
+  if (!set) {
+    const engines = new Set<() => void>()
+    wakers.set(deps, (set = engines))
+    deps.signalWork = () => {
+      for (const wake of engines) wake()
+    }
+  }
+  return set
+}
+
 const PENDING_STATUS_TTL_MS = 7 * 24 * 60 * 60 * 1000
 
 export type { JobInfo }
@@ -33,6 +50,11 @@ export class Engine {
   readonly jobs: JobRunner
   private readonly shutdownTimeoutMs: number
   private offDeliveries: (() => void) | null = null
+  private readonly wake = () =>
+    outsideRequest(() => {
+      this.dispatcher.wake()
+      this.deliverer.wake()
+    })
 
   constructor(
     private readonly deps: Deps,
@@ -126,11 +148,7 @@ export class Engine {
   async start(): Promise<void> {
     this.provisioner.start()
     // Woken from a request's commit: the workers' own log lines must not carry its request id.
-    this.deps.signalWork = () =>
-      outsideRequest(() => {
-        this.dispatcher.wake()
-        this.deliverer.wake()
-      })
+    wakersOf(this.deps).add(this.wake)
     // Deliveries written by anything (a completed send, a provider's callback, a cancel, a job)
     // are claimed once they commit, not at the deliverer's next poll.
     this.offDeliveries = this.deps.store.onCommit('webhook_deliveries', () => outsideRequest(() => this.deliverer.wake()))
@@ -145,7 +163,7 @@ export class Engine {
   async stop(): Promise<void> {
     // No new job starts from here; one mid-run is asked to stop at its next batch.
     const jobsStopped = this.jobs.stop(this.shutdownTimeoutMs)
-    this.deps.signalWork = undefined
+    wakersOf(this.deps).delete(this.wake)
     this.offDeliveries?.()
     await this.smtp?.stop()
     await this.listeners.stop()
