@@ -65,6 +65,8 @@ export interface IngestOptions {
   engine: boolean
   runs: number
   durationS?: number
+  /** The database's `synchronous` (NORMAL unless given). */
+  synchronous?: 'NORMAL' | 'FULL'
 }
 
 /** The request body: one message, or `{messages: [...]}` with `perRequest` of them. */
@@ -78,7 +80,7 @@ export function ingestPath(perRequest: number): string {
 }
 
 export async function ingestRun(bench: BenchOptions, opts: IngestOptions, index: number): Promise<IngestRun> {
-  const gw = await startGateway(bench, { name: `${opts.label}-${index}`, engine: opts.engine })
+  const gw = await startGateway(bench, { name: `${opts.label}-${index}`, engine: opts.engine, synchronous: opts.synchronous })
   let load: LoadResult
   let usage: Usage
   let exitCode: number | null
@@ -164,6 +166,11 @@ export async function ingestScenario(bench: BenchOptions, opts: IngestOptions): 
 /** `ingest`: POST /messages, one message per request, engine off (the API path alone). */
 export function ingest(bench: BenchOptions): Promise<IngestSummary> {
   return ingestScenario(bench, { label: 'ingest', perRequest: 1, engine: false, runs: bench.runs })
+}
+
+/** `ingest` once with `synchronous = FULL`: every group commit waits for the WAL's fsync. */
+export function ingestFullSync(bench: BenchOptions): Promise<IngestSummary> {
+  return ingestScenario(bench, { label: 'ingest-full', perRequest: 1, engine: false, runs: 1, synchronous: 'FULL' })
 }
 
 /** `ingest` with the engine on: the sandbox dispatcher drains what is accepted, on the same 2 cores. */
