@@ -12,23 +12,21 @@
  *    accepting request, the commit, the claim and the connector's POST.
  */
 import {
-  authHeaders,
+  awaitArrivals,
   type BenchOptions,
   type LatencySummary,
   log,
   makeTempDir,
   median,
-  messageInput,
-  NAMESPACE,
   openReadonly,
   round,
-  runLoad,
   sampleUsage,
   scalar,
   sendBatches,
   type Sink,
   startGateway,
   startSink,
+  steadySends,
   summarize,
   waitFor,
 } from './lib'
@@ -172,31 +170,9 @@ export async function dispatchRun(bench: BenchOptions, sink: Sink, opts: Dispatc
     // 3. Accept-to-hand-off latency under a steady load.
     if (opts.latencySeconds > 0) {
       await sink.reset()
-      const load = await runLoad({
-        mode: 'rate',
-        url: `${gw.url}/v1/namespaces/${NAMESPACE}/messages`,
-        method: 'POST',
-        headers: authHeaders,
-        body: JSON.stringify(messageInput('sink', 1)),
-        connections: 256,
-        rate: opts.rate,
-        durationMs: opts.latencySeconds * 1000,
-        warmupMs: 0,
-        recordIds: true,
-      })
+      const load = await steadySends(gw, 'sink', opts.rate, opts.latencySeconds, true)
       const ids = load.ids ?? []
-      try {
-        await waitFor(
-          `${label} hand-off`,
-          async () => {
-            const stats = await sink.stats()
-            return { done: stats.unique >= ids.length, progress: stats.unique }
-          },
-          { everyMs: 100, stallMs: 10_000, deadlineMs: opts.handoffWaitS * 1000 },
-        )
-      } catch (error) {
-        log(`${label}: ${(error as Error).message}`)
-      }
+      await awaitArrivals(sink, `${label} hand-off`, ids.length, opts.handoffWaitS * 1000)
       const waitEnded = performance.timeOrigin + performance.now()
       const arrivals = await sink.arrivals()
       // A message still missing counts with the time waited so far: the percentiles are then lower bounds.

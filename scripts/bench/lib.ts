@@ -734,3 +734,35 @@ export async function waitFor(
     await Bun.sleep(opts.everyMs ?? 50)
   }
 }
+
+/** Single messages to `channel` at a steady `rate` a second for `seconds` (open loop: the Bun generator). */
+export function steadySends(gw: Pick<Gateway, 'url'>, channel: string, rate: number, seconds: number, recordIds = false): Promise<LoadResult> {
+  return runLoad({
+    mode: 'rate',
+    url: `${gw.url}/v1/namespaces/${NAMESPACE}/messages`,
+    method: 'POST',
+    headers: authHeaders,
+    body: JSON.stringify(messageInput(channel, 1)),
+    connections: 256,
+    rate,
+    durationMs: seconds * 1000,
+    warmupMs: 0,
+    recordIds,
+  })
+}
+
+/** Waits for `expected` distinct arrivals at `sink`; a stall or the deadline is logged, and the caller reports what arrived. */
+export async function awaitArrivals(sink: Pick<Sink, 'stats'>, what: string, expected: number, deadlineMs: number): Promise<void> {
+  try {
+    await waitFor(
+      what,
+      async () => {
+        const stats = await sink.stats()
+        return { done: stats.unique >= expected, progress: stats.unique }
+      },
+      { everyMs: 100, stallMs: 10_000, deadlineMs },
+    )
+  } catch (error) {
+    log((error as Error).message)
+  }
+}

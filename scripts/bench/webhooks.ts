@@ -17,20 +17,18 @@
  */
 import {
   api,
-  authHeaders,
+  awaitArrivals,
   type BenchOptions,
   type LatencySummary,
   log,
   median,
-  messageInput,
-  NAMESPACE,
   openReadonly,
   round,
-  runLoad,
   sampleUsage,
   sendBatches,
   startGateway,
   startSink,
+  steadySends,
   summarize,
   waitFor,
 } from './lib'
@@ -163,31 +161,10 @@ export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, in
 /** Single messages at a steady rate; each delivery's event → arrival time at the subscriber. */
 async function latencyPhase(gw: { url: string }, subscriber: Awaited<ReturnType<typeof startSink>>, opts: WebhooksOptions): Promise<WebhooksRun['latency']> {
   await subscriber.reset()
-  const load = await runLoad({
-    mode: 'rate',
-    url: `${gw.url}/v1/namespaces/${NAMESPACE}/messages`,
-    method: 'POST',
-    headers: authHeaders,
-    body: JSON.stringify(messageInput('sandbox', 1)),
-    connections: 256,
-    rate: opts.rate,
-    durationMs: opts.latencySeconds * 1000,
-    warmupMs: 0,
-  })
+  const load = await steadySends(gw, 'sandbox', opts.rate, opts.latencySeconds)
   const accepted = load.total.status['202'] ?? 0
   const expected = accepted * WEBHOOK_EVENTS.length
-  try {
-    await waitFor(
-      'webhook deliveries at a steady rate',
-      async () => {
-        const s = await subscriber.stats()
-        return { done: s.unique >= expected, progress: s.unique }
-      },
-      { everyMs: 100, stallMs: 10_000, deadlineMs: 60_000 },
-    )
-  } catch (error) {
-    log(`webhooks: ${(error as Error).message}`)
-  }
+  await awaitArrivals(subscriber, 'webhook deliveries at a steady rate', expected, 60_000)
   const lags = await subscriber.lags()
   const lat = summarize(lags)
   const non202 = Object.fromEntries(Object.entries(load.total.status).filter(([s]) => s !== '202'))
