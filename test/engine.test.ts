@@ -136,6 +136,21 @@ describe('http channel', () => {
 })
 
 describe('attempts that go wrong', () => {
+  test('successes are recorded together, and one that cannot be recorded does not keep the others from it', async () => {
+    const ids = [await send(), await send(), await send()]
+    // The store refuses the `sent` event of the middle message (a stand-in for any failure of
+    // one row): the shared write fails, and each success is then recorded on its own.
+    await gw.deps.store.exec(
+      `CREATE TRIGGER refuse_one BEFORE INSERT ON message_events WHEN NEW.message_id = '${ids[1]}' AND NEW.status = 'sent' BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+    )
+    await gw.startEngine()
+    await eventually(async () => (await row(ids[0]!)).status === 'delivered' && (await row(ids[2]!)).status === 'delivered')
+    const refused = await row(ids[1]!)
+    // Not recorded: still leased, so it is sent again once the lease runs out.
+    expect(refused).toMatchObject({ status: 'sending', leaseOwner: expect.any(String) })
+    expect((await timeline(ids[0]!)).map((e) => e.status)).toEqual(['queued', 'sending', 'sent', 'delivered'])
+  })
+
   test('an attempt past send_timeout_ms is abandoned and its request cancelled before the retry', async () => {
     const seen: { n: number; aborted: boolean }[] = []
     let n = 0

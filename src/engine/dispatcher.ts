@@ -16,7 +16,9 @@ import {
   type AttemptOutcome,
   claimDueMessages,
   completeAttempt,
+  completeSentAttempts,
   loadSendTarget,
+  type SentCompletion,
 } from '../domain/messages/dispatch'
 import { appendEvents } from '../domain/messages/events'
 import type { Message } from '../domain/messages/views'
@@ -70,6 +72,8 @@ export class Dispatcher {
   /** Per-channel send rate (`channels.rate_limit`), in this process. */
   private readonly sendRates = new RatePacer()
   private readonly maxRateWaitMs: number
+  /** The successes waiting for the write queue's next flush (completeSent). */
+  private sentBatch: { items: SentCompletion[]; done: Promise<boolean[]> } | null = null
 
   constructor(
     private readonly deps: Deps,
@@ -145,12 +149,38 @@ export class Dispatcher {
       await deferMessage(this.deps.store, this.owner, message, outcome.until, `waiting for the channel's send rate (${rate}/s)`, Date.now())
       return
     }
-    const recorded = await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
+    const recorded =
+      outcome.kind === 'sent'
+        ? await this.completeSent(message, outcome, Date.now())
+        : await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
     if (recorded) recordAttempt(message, outcome)
     if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
     else if (outcome.kind === 'failed') {
       this.log.info('message failed', { message_id: message.id, code: outcome.error.code })
     }
+  }
+
+  /**
+   * Records a successful attempt together with the others that finish before the write queue
+   * flushes: one UPDATE and one INSERT for all of them (completeSentAttempts). Should that write
+   * fail, each is recorded on its own, so one bad row cannot keep the others from being recorded.
+   */
+  private completeSent(message: Message, outcome: Extract<AttemptOutcome, { kind: 'sent' }>, at: number): Promise<boolean> {
+    let batch = this.sentBatch
+    if (!batch) {
+      const items: SentCompletion[] = []
+      const done = this.deps.store.write((tx) => {
+        // Successes from here on join the next write.
+        if (this.sentBatch?.items === items) this.sentBatch = null
+        return completeSentAttempts(tx, this.owner, items)
+      })
+      batch = this.sentBatch = { items, done }
+    }
+    const index = batch.items.push({ message, outcome, at }) - 1
+    return batch.done.then(
+      (recorded) => recorded[index]!,
+      () => completeAttempt(this.deps.store, this.owner, message, outcome, at),
+    )
   }
 
   private async attempt(message: Message, signal: AbortSignal): Promise<AttemptOutcome | Deferral> {

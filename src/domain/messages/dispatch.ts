@@ -5,7 +5,7 @@
 import { and, eq } from 'drizzle-orm'
 import { all } from '../../store/raw'
 import { channels, namespaces } from '../../store/schema'
-import type { Store } from '../../store/store'
+import type { Db, Store } from '../../store/store'
 import { applyPendingStatuses } from '../inbound/statuses'
 import { appendEvents, type NewMessageEvent } from './events'
 import { MESSAGE_COLUMNS, messageFromRow, type MessageRow } from './rows'
@@ -99,9 +99,7 @@ export async function completeAttempt(
     case 'sent': {
       const provider = { providerMessageId: outcome.providerMessageId ?? null }
       update = { status: outcome.confirmed, nextAttemptAt: null, errorCode: null, errorMessage: null, ...provider, attemptsDelta: 0 }
-      events.push({ ...base, status: 'sent', ...provider })
-      if (outcome.confirmed !== 'sent') events.push({ ...base, status: 'delivered', ...provider })
-      if (outcome.confirmed === 'read') events.push({ ...base, status: 'read', ...provider })
+      events.push(...sentEvents(base, outcome))
       break
     }
     case 'retry':
@@ -139,6 +137,57 @@ export async function completeAttempt(
     return true
   })
 }
+
+type SentOutcome = Extract<AttemptOutcome, { kind: 'sent' }>
+
+/** The events of a successful attempt: `sent`, then `delivered` and `read` when the provider confirmed them. */
+function sentEvents(base: Omit<NewMessageEvent, 'status'>, outcome: SentOutcome): NewMessageEvent[] {
+  const provider = { providerMessageId: outcome.providerMessageId ?? null }
+  const events: NewMessageEvent[] = [{ ...base, status: 'sent', ...provider }]
+  if (outcome.confirmed !== 'sent') events.push({ ...base, status: 'delivered', ...provider })
+  if (outcome.confirmed === 'read') events.push({ ...base, status: 'read', ...provider })
+  return events
+}
+
+/** One successful attempt to record with completeSentAttempts. */
+export interface SentCompletion {
+  message: Pick<Message, 'id' | 'namespaceId' | 'attempts' | 'channelId'>
+  outcome: SentOutcome
+  at: number
+}
+
+/**
+ * Records many successful attempts at once, with what completeAttempt writes for each (the
+ * row, its events, their counts and webhooks, reports that arrived early), for those whose
+ * lease `owner` still holds: one UPDATE for all the rows and one INSERT for all the events
+ * instead of two statements a message. Returns, in order, whether each was recorded.
+ */
+export async function completeSentAttempts(tx: Db, owner: string, items: readonly SentCompletion[]): Promise<boolean[]> {
+  if (items.length === 0) return []
+  const spec = items.map(({ message, outcome, at }) => [message.id, message.attempts, outcome.confirmed, outcome.providerMessageId ?? null, at])
+  const rows = (await all<MessageRow>(tx, COMPLETE_SENT, [JSON.stringify(spec), owner])).map(messageFromRow)
+  const recorded = new Map(rows.map((m) => [m.id, m]))
+  const events: NewMessageEvent[] = []
+  for (const { message, outcome, at } of items) {
+    if (!recorded.has(message.id)) continue
+    events.push(...sentEvents({ namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }, outcome))
+  }
+  await appendEvents(tx, events, rows)
+  // A provider may have reported on a message before its API answer got here.
+  for (const { message, outcome, at } of items) {
+    const row = recorded.get(message.id)
+    if (row && outcome.providerMessageId) await applyPendingStatuses(tx, row, at)
+  }
+  return items.map(({ message }) => recorded.has(message.id))
+}
+
+/** COMPLETE for many `sent` outcomes: `[id, attempts, status, provider id, at]` each, in a JSON array. */
+const COMPLETE_SENT =
+  'UPDATE messages SET status = j.j_status, next_attempt_at = NULL, error_code = NULL, error_message = NULL, ' +
+  'provider_message_id = j.j_provider_id, lease_owner = NULL, lease_until = NULL, updated_at = j.j_at ' +
+  "FROM (SELECT json_extract(value, '$[0]') AS j_id, json_extract(value, '$[1]') AS j_attempts, json_extract(value, '$[2]') AS j_status, " +
+  "json_extract(value, '$[3]') AS j_provider_id, json_extract(value, '$[4]') AS j_at FROM json_each(?)) AS j " +
+  `WHERE messages.id = j.j_id AND messages.lease_owner = ? AND messages.attempts = j.j_attempts RETURNING ${MESSAGE_COLUMNS}`
 
 /** A release changes neither the error nor the provider id of the message. */
 const RELEASE =

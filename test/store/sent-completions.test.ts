@@ -1,0 +1,108 @@
+/**
+ * Successful attempts recorded together (completeSentAttempts, src/domain/messages/dispatch.ts),
+ * on both drivers: each row and its events as completeAttempt writes them, only where the lease
+ * still holds, and a provider's report that arrived before the send was recorded applied.
+ */
+import { afterEach, describe, expect, test } from 'bun:test'
+import { asc, eq } from 'drizzle-orm'
+import { completeSentAttempts } from '../../src/domain/messages/dispatch'
+import { insertMessages } from '../../src/domain/messages/rows'
+import type { Message } from '../../src/domain/messages/views'
+import { channels, messageEvents, messages, namespaces, pendingStatuses } from '../../src/store/schema'
+import type { Store } from '../../src/store/store'
+import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c()
+})
+
+const T = 1_700_000_000_000
+
+function leased(id: string, owner: string): Message {
+  return {
+    id,
+    namespaceId: 'ns_1',
+    channelId: 'ch_1',
+    terminalId: null,
+    applicationId: null,
+    direction: 'outbound',
+    status: 'sending',
+    sender: null,
+    recipient: 'alice@example.com',
+    content: { text: 'hi' },
+    metadata: {},
+    options: {},
+    sendAt: null,
+    nextAttemptAt: T,
+    attempts: 1,
+    leaseOwner: owner,
+    leaseUntil: T + 60_000,
+    providerMessageId: 'from-an-earlier-attempt',
+    errorCode: 'http_503',
+    errorMessage: 'the first attempt failed',
+    createdAt: T,
+    updatedAt: T,
+  }
+}
+
+for (const driver of storeDrivers) {
+  describe(driver.name, () => {
+    async function open(): Promise<Store> {
+      const dir = tempDir()
+      const store = await migratedStore(driver, dir.path)
+      cleanups.push(async () => {
+        await store.close()
+        dir.cleanup()
+      })
+      await store.tx(async (tx) => {
+        await tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: 1, updatedAt: 1 } as never)
+        await tx.insert(channels).values({ id: 'ch_1', namespaceId: 'ns_1', name: 'http', type: 'http', configEnc: 'x', createdAt: 1, updatedAt: 1 } as never)
+        await insertMessages(tx, [leased('msg_a', 'me'), leased('msg_b', 'me'), leased('msg_c', 'someone-else')])
+        // The provider reported msg_a delivered before its API answer was recorded.
+        await tx.insert(pendingStatuses).values({ id: 'pst_1', channelId: 'ch_1', providerMessageId: 'p-a', status: 'delivered', occurredAt: T + 5, createdAt: T + 5 })
+      })
+      return store
+    }
+
+    test('each recorded with its own status, provider id, time and events; a lost lease is left alone', async () => {
+      const store = await open()
+      const at = (n: number) => T + 1000 + n
+      const recorded = await store.write((tx) =>
+        completeSentAttempts(tx, 'me', [
+          { message: { id: 'msg_a', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', providerMessageId: 'p-a', confirmed: 'sent' }, at: at(1) },
+          { message: { id: 'msg_b', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', confirmed: 'delivered' }, at: at(2) },
+          { message: { id: 'msg_c', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', providerMessageId: 'p-c', confirmed: 'sent' }, at: at(3) },
+        ]),
+      )
+      expect(recorded).toEqual([true, true, false])
+
+      const rows = Object.fromEntries((await store.read.select().from(messages)).map((m) => [m.id, m]))
+      // msg_a: sent with its provider id, then the early report made it delivered.
+      expect(rows.msg_a).toMatchObject({ status: 'delivered', providerMessageId: 'p-a', nextAttemptAt: null, errorCode: null, errorMessage: null, leaseOwner: null, leaseUntil: null, attempts: 1 })
+      // msg_b: no provider id this time, so none is kept (as completeAttempt does).
+      expect(rows.msg_b).toMatchObject({ status: 'delivered', providerMessageId: null, nextAttemptAt: null, errorCode: null, leaseOwner: null, updatedAt: at(2), attempts: 1 })
+      // msg_c: another instance holds it; nothing changed.
+      expect(rows.msg_c).toMatchObject({ status: 'sending', leaseOwner: 'someone-else', providerMessageId: 'from-an-earlier-attempt', updatedAt: T })
+
+      const events = await store.read.select().from(messageEvents).orderBy(asc(messageEvents.messageId), asc(messageEvents.id))
+      const of = (id: string) => events.filter((e) => e.messageId === id).map((e) => [e.status, e.attempt, e.providerMessageId, e.createdAt])
+      expect(of('msg_a')).toEqual([
+        ['sent', 1, 'p-a', at(1)],
+        ['delivered', null, 'p-a', expect.any(Number)],
+      ])
+      expect(of('msg_b')).toEqual([
+        ['sent', 1, null, at(2)],
+        ['delivered', 1, null, at(2)],
+      ])
+      expect(of('msg_c')).toEqual([])
+      expect(await store.read.select().from(pendingStatuses).where(eq(pendingStatuses.id, 'pst_1'))).toEqual([])
+    })
+
+    test('nothing to record writes nothing', async () => {
+      const store = await open()
+      expect(await store.write((tx) => completeSentAttempts(tx, 'me', []))).toEqual([])
+      expect(await store.read.select().from(messageEvents)).toEqual([])
+    })
+  })
+}
