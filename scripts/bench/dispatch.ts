@@ -120,7 +120,11 @@ export async function dispatchRun(bench: BenchOptions, sink: Sink, opts: Dispatc
       const complete = await waitFor(
         `${label} drain`,
         () => {
-          const left = scalar(db, "SELECT count(*) FROM messages WHERE next_attempt_at IS NOT NULL OR status = 'sending'")
+          // Unfinished work is exactly what has a next attempt (a claim keeps it; an outcome clears or
+          // moves it), and the dispatcher's own partial index counts it in well under a millisecond.
+          // (With `OR status = 'sending'` this was a scan of the whole table every 100 ms: ~15 ms of
+          // CPU on the cores the gateway and the sink were measured on.)
+          const left = scalar(db, 'SELECT count(*) FROM messages WHERE next_attempt_at IS NOT NULL')
           return { done: left === 0, progress: left }
         },
         { everyMs: 100, stallMs: 30_000, deadlineMs: opts.drainDeadlineS * 1000 },
