@@ -29,7 +29,7 @@ import { recordAttempt } from '../lib/metrics'
 import { RatePacer } from '../lib/token-bucket'
 import { TtlCache } from '../lib/ttl-cache'
 import { messages } from '../store/schema'
-import type { Store } from '../store/store'
+import { type Store, WriteBatcher } from '../store/store'
 import { USER_AGENT } from '../version'
 import { backoffDelay } from './backoff'
 import { ClaimLoop } from './claim-loop'
@@ -72,8 +72,11 @@ export class Dispatcher {
   /** Per-channel send rate (`channels.rate_limit`), in this process. */
   private readonly sendRates = new RatePacer()
   private readonly maxRateWaitMs: number
-  /** The successes waiting for the write queue's next flush (completeSent). */
-  private sentBatch: { items: SentCompletion[]; done: Promise<boolean[]> } | null = null
+  /**
+   * Successes are recorded together with the others that finish before the write queue flushes
+   * (one UPDATE and one INSERT for all: completeSentAttempts); if that write fails, each on its own.
+   */
+  private readonly sent: WriteBatcher<SentCompletion, boolean>
 
   constructor(
     private readonly deps: Deps,
@@ -82,6 +85,11 @@ export class Dispatcher {
   ) {
     // The wait and the send must both fit in the lease, or another instance could claim the message.
     this.maxRateWaitMs = Math.max(0, Math.min(MAX_RATE_WAIT_MS, Math.floor((opts.leaseMs - opts.sendTimeoutMs) / 2)))
+    this.sent = new WriteBatcher<SentCompletion, boolean>(
+      deps.store,
+      (tx, items) => completeSentAttempts(tx, this.owner, items),
+      ({ message, outcome, at }) => completeAttempt(deps.store, this.owner, message, outcome, at),
+    )
     const release = (message: Message) => completeAttempt(deps.store, this.owner, message, { kind: 'released' }, Date.now()).then(() => {})
     this.loop = new ClaimLoop<Message>(
       {
@@ -151,36 +159,13 @@ export class Dispatcher {
     }
     const recorded =
       outcome.kind === 'sent'
-        ? await this.completeSent(message, outcome, Date.now())
+        ? await this.sent.add({ message, outcome, at: Date.now() })
         : await completeAttempt(this.deps.store, this.owner, message, outcome, Date.now())
     if (recorded) recordAttempt(message, outcome)
     if (!recorded) this.log.warn('lease lost before the attempt was recorded', { message_id: message.id })
     else if (outcome.kind === 'failed') {
       this.log.info('message failed', { message_id: message.id, code: outcome.error.code })
     }
-  }
-
-  /**
-   * Records a successful attempt together with the others that finish before the write queue
-   * flushes: one UPDATE and one INSERT for all of them (completeSentAttempts). Should that write
-   * fail, each is recorded on its own, so one bad row cannot keep the others from being recorded.
-   */
-  private completeSent(message: Message, outcome: Extract<AttemptOutcome, { kind: 'sent' }>, at: number): Promise<boolean> {
-    let batch = this.sentBatch
-    if (!batch) {
-      const items: SentCompletion[] = []
-      const done = this.deps.store.write((tx) => {
-        // Successes from here on join the next write.
-        if (this.sentBatch?.items === items) this.sentBatch = null
-        return completeSentAttempts(tx, this.owner, items)
-      })
-      batch = this.sentBatch = { items, done }
-    }
-    const index = batch.items.push({ message, outcome, at }) - 1
-    return batch.done.then(
-      (recorded) => recorded[index]!,
-      () => completeAttempt(this.deps.store, this.owner, message, outcome, at),
-    )
   }
 
   private async attempt(message: Message, signal: AbortSignal): Promise<AttemptOutcome | Deferral> {

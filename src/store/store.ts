@@ -223,3 +223,40 @@ export class WriteQueue {
     })
   }
 }
+
+/**
+ * Gathers items until the store's write queue next flushes and writes them together
+ * (`writeAll`, one write: one statement for all rather than a few each); should that write
+ * fail, each item is written on its own (`writeOne`), so one bad item cannot hold up the others.
+ * @example
+ * const sent = new WriteBatcher(store, (tx, items) => completeSentAttempts(tx, owner, items), (item) => completeAttempt(...))
+ * const recorded = await sent.add({ message, outcome, at })
+ */
+export class WriteBatcher<I, R> {
+  private pending: { items: I[]; done: Promise<R[]> } | null = null
+
+  constructor(
+    private readonly store: Pick<Store, 'write'>,
+    private readonly writeAll: (tx: Db, items: readonly I[]) => Promise<R[]>,
+    private readonly writeOne: (item: I) => Promise<R>,
+  ) {}
+
+  /** Resolves once the item is written (with its result), like `store.write`. */
+  add(item: I): Promise<R> {
+    let batch = this.pending
+    if (!batch) {
+      const items: I[] = []
+      const done = this.store.write((tx) => {
+        // Items added from here on go to the next write.
+        if (this.pending?.items === items) this.pending = null
+        return this.writeAll(tx, items)
+      })
+      batch = this.pending = { items, done }
+    }
+    const index = batch.items.push(item) - 1
+    return batch.done.then(
+      (results) => results[index]!,
+      () => this.writeOne(item),
+    )
+  }
+}

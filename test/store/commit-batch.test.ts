@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { all, run } from '../../src/store/raw'
-import { type CommitBatch, commitBatch, type Db, type Store, touch } from '../../src/store/store'
+import { type CommitBatch, commitBatch, type Db, type Store, touch, WriteBatcher } from '../../src/store/store'
 import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
 
 const cleanups: (() => Promise<void> | void)[] = []
@@ -108,6 +108,34 @@ for (const driver of storeDrivers) {
       await store.tx(async (tx) => touch(tx, 'webhook_deliveries'))
       await Bun.sleep(20)
       expect(heard).toEqual([3])
+    })
+
+    test('a WriteBatcher writes what is added in one turn together, and each alone when that write fails', async () => {
+      const store = await open()
+      const calls: number[][] = []
+      const batcher = new WriteBatcher<number, string>(
+        store,
+        async (tx, items) => {
+          calls.push([...items])
+          if (items.includes(13)) throw new Error('13 spoils the batch')
+          for (const n of items) add(tx, n)
+          return items.map((n) => `all:${n}`)
+        },
+        async (n) => {
+          if (n === 13) throw new Error('13 is refused')
+          await store.write(async (tx) => add(tx, n))
+          return `one:${n}`
+        },
+      )
+      expect(await Promise.all([batcher.add(1), batcher.add(2)])).toEqual(['all:1', 'all:2'])
+      const results = await Promise.allSettled([batcher.add(4), batcher.add(13), batcher.add(8)])
+      expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['one:4', '13 is refused', 'one:8'])
+      expect(calls).toEqual([
+        [1, 2],
+        [4, 13, 8],
+      ])
+      // 1 + 2 together, then 4 and 8 alone; the failed batch wrote nothing.
+      expect(await total(store)).toBe(15)
     })
   })
 }
