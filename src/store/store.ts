@@ -246,11 +246,16 @@ export class WriteBatcher<I, R> {
     let batch = this.pending
     if (!batch) {
       const items: I[] = []
-      const done = this.store.write((tx) => {
-        // Items added from here on go to the next write.
+      // Items added from here on go to the next write: once the write starts, or once it has
+      // failed without starting (its transaction could not begin: a busy database).
+      const close = () => {
         if (this.pending?.items === items) this.pending = null
+      }
+      const done = this.store.write((tx) => {
+        close()
         return this.writeAll(tx, items)
       })
+      done.catch(close)
       batch = this.pending = { items, done }
     }
     const index = batch.items.push(item) - 1

@@ -164,21 +164,31 @@ export interface SentCompletion {
  */
 export async function completeSentAttempts(tx: Db, owner: string, items: readonly SentCompletion[]): Promise<boolean[]> {
   if (items.length === 0) return []
-  const spec = items.map(({ message, outcome, at }) => [message.id, message.attempts, outcome.confirmed, outcome.providerMessageId ?? null, at])
+  // A provider's id goes through JSON text here, not a bound parameter: a lone surrogate (from
+  // a provider's JSON) must become U+FFFD as binding makes it, not bytes that are not UTF-8.
+  const spec = items.map(({ message, outcome, at }) => [message.id, message.attempts, outcome.confirmed, outcome.providerMessageId?.toWellFormed() ?? null, at])
   const rows = (await all<MessageRow>(tx, COMPLETE_SENT, [JSON.stringify(spec), owner])).map(messageFromRow)
-  const recorded = new Map(rows.map((m) => [m.id, m]))
+  const byId = new Map(rows.map((m) => [m.id, m]))
+  // Only the attempt that held the lease is recorded (the row's attempts are its number), and
+  // once: a stale attempt of the same message in the same batch is not (as completeAttempt does).
+  const recorded = items.map(({ message }) => byId.get(message.id)?.attempts === message.attempts)
+  const taken = new Set<string>()
+  items.forEach(({ message }, i) => {
+    if (!recorded[i]) return
+    if (taken.has(message.id)) recorded[i] = false
+    taken.add(message.id)
+  })
   const events: NewMessageEvent[] = []
-  for (const { message, outcome, at } of items) {
-    if (!recorded.has(message.id)) continue
+  items.forEach(({ message, outcome, at }, i) => {
+    if (!recorded[i]) return
     events.push(...sentEvents({ namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }, outcome))
-  }
+  })
   await appendEvents(tx, events, rows)
   // A provider may have reported on a message before its API answer got here.
-  for (const { message, outcome, at } of items) {
-    const row = recorded.get(message.id)
-    if (row && outcome.providerMessageId) await applyPendingStatuses(tx, row, at)
+  for (const [i, { message, outcome, at }] of items.entries()) {
+    if (recorded[i] && outcome.providerMessageId) await applyPendingStatuses(tx, byId.get(message.id)!, at)
   }
-  return items.map(({ message }) => recorded.has(message.id))
+  return recorded
 }
 
 /** COMPLETE for many `sent` outcomes: `[id, attempts, status, provider id, at]` each, in a JSON array. */
