@@ -1,29 +1,36 @@
 /**
- * The claim loop shared by the dispatcher and the webhook deliverer: how wakes turn into claims.
+ * The claim loop shared by the dispatcher and the webhook deliverer: how wakes turn into claims,
+ * and its one timer (a pending timer that fires sooner is kept) around stop and start, slow
+ * claims and a full loop refilling its slots.
  */
 import { expect, test } from 'bun:test'
 import { ClaimLoop } from '../src/engine/claim-loop'
 import { silentLogger } from '../src/lib/log'
 
-function countingLoop() {
-  const counts = { claims: 0 }
-  const loop = new ClaimLoop<{ id: string }>(
+/** A loop over nothing real (a minute between polls unless `poll`), counting its claims and processed items. */
+function loop(opts: { poll?: number; claimMs?: number; items?: () => { id: string }[]; processMs?: number; concurrency?: number } = {}) {
+  const counts = { claims: 0, processed: 0 }
+  const l = new ClaimLoop<{ id: string }>(
     {
       name: 'test loop',
-      concurrency: 8,
+      concurrency: opts.concurrency ?? 8,
       batchSize: 8,
-      pollIntervalMs: 60_000,
-      shutdownTimeoutMs: 1_000,
+      pollIntervalMs: opts.poll ?? 60_000,
+      shutdownTimeoutMs: 500,
       claim: async () => {
         counts.claims++
-        return []
+        if (opts.claimMs) await Bun.sleep(opts.claimMs)
+        return opts.items?.() ?? []
       },
-      process: async () => {},
+      process: async () => {
+        if (opts.processMs) await Bun.sleep(opts.processMs)
+        counts.processed++
+      },
       release: async () => {},
     },
     silentLogger,
   )
-  return { loop, counts }
+  return { l, counts }
 }
 
 /** Calls `fn` on every turn of the event loop for `ms`. */
@@ -42,20 +49,82 @@ function everyTurn(ms: number, fn: () => void): Promise<void> {
 test('wakes that come faster than a timer fires still lead to claims', async () => {
   // A busy gateway wakes its loops on every commit. Re-arming the claim's timer on each wake put
   // the claim off for as long as the wakes kept coming (deliveries waited hundreds of ms).
-  const { loop, counts } = countingLoop()
-  loop.start()
+  const { l, counts } = loop()
+  l.start()
   await Bun.sleep(20)
   const before = counts.claims
-  await everyTurn(300, () => loop.wake())
-  await loop.stop()
+  await everyTurn(300, () => l.wake())
+  await l.stop()
   expect(counts.claims - before).toBeGreaterThanOrEqual(5)
 })
 
 test('without wakes, an idle loop claims only at its poll interval', async () => {
-  const { loop, counts } = countingLoop()
-  loop.start()
+  const { l, counts } = loop()
+  l.start()
   await Bun.sleep(150)
-  await loop.stop()
+  await l.stop()
   // The first claim at start; the next poll is a minute away.
   expect(counts.claims).toBe(1)
+})
+
+test('a wake with the poll timer pending claims at once', async () => {
+  const { l, counts } = loop()
+  l.start()
+  await Bun.sleep(30)
+  expect(counts.claims).toBe(1)
+  l.wake()
+  await Bun.sleep(30)
+  expect(counts.claims).toBe(2)
+  await l.stop()
+})
+
+test('stop with a claim timer pending, then start: claims again, wakes work', async () => {
+  const { l, counts } = loop()
+  l.start()
+  await Bun.sleep(30)
+  l.wake() // arms a 0 timer
+  await l.stop() // clears it
+  await Bun.sleep(30)
+  expect(counts.claims).toBe(1)
+  l.start()
+  await Bun.sleep(30)
+  expect(counts.claims).toBe(2)
+  l.wake()
+  await Bun.sleep(30)
+  expect(counts.claims).toBe(3)
+  await l.stop()
+})
+
+test('wakes during a slow claim lead to one more claim, then the poll', async () => {
+  const { l, counts } = loop({ claimMs: 50 })
+  l.start()
+  await Bun.sleep(10)
+  for (let i = 0; i < 10; i++) l.wake()
+  await Bun.sleep(250)
+  expect(counts.claims).toBe(2)
+  await l.stop()
+})
+
+test('start while a stop waits for the claim in progress', async () => {
+  const { l, counts } = loop({ claimMs: 50 })
+  l.start()
+  await Bun.sleep(10)
+  const stopping = l.stop()
+  l.start()
+  await stopping
+  await Bun.sleep(150)
+  const c = counts.claims
+  l.wake()
+  await Bun.sleep(100)
+  expect(counts.claims).toBeGreaterThan(c)
+  await l.stop()
+})
+
+test('a full loop claims again when a slot frees, with a poll timer never armed', async () => {
+  let n = 0
+  const { l, counts } = loop({ concurrency: 1, processMs: 20, items: () => (n < 5 ? [{ id: String(n++) }] : []) })
+  l.start()
+  await Bun.sleep(400)
+  expect(counts.processed).toBe(5)
+  await l.stop()
 })

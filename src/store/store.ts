@@ -65,8 +65,9 @@ export type CommitTopic = 'webhook_deliveries'
 
 class CommitScope {
   private readonly layers: Map<string, CommitBatch>[] = [new Map()]
-  /** Touched by any write of the transaction (one rolled back to its savepoint too: a spare wake-up is harmless). */
-  readonly topics = new Set<CommitTopic>()
+
+  /** `topics`: touched by any write of the transaction (one rolled back to its savepoint too: a spare wake-up is harmless). */
+  constructor(readonly topics: Set<CommitTopic>) {}
 
   get<B extends CommitBatch>(key: string, create: () => B): B {
     const top = this.layers[this.layers.length - 1]!
@@ -115,15 +116,14 @@ export function touch(tx: Db, topic: CommitTopic): void {
 
 /**
  * Runs `fn(tx)` as a store transaction body: its commit batches are written after it, before
- * COMMIT; the topics it touched are added to `touched`, for the driver to announce after COMMIT.
+ * COMMIT; the topics it touches go into `touched`, for the driver to announce after COMMIT.
  */
 export async function withCommitScope<T>(tx: Db, fn: (tx: Db) => Promise<T>, touched?: Set<CommitTopic>): Promise<T> {
-  const scope = new CommitScope()
+  const scope = new CommitScope(touched ?? new Set())
   scopes.set(tx, scope)
   try {
     const result = await fn(tx)
     await scope.flush(tx)
-    for (const topic of scope.topics) touched?.add(topic)
     return result
   } finally {
     scopes.delete(tx)

@@ -1,3 +1,4 @@
+import { afterEach } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -32,4 +33,24 @@ export async function migratedStore(driver: (typeof storeDrivers)[number], dir: 
   const store = await driver.open(dir)
   await migrate(store)
   return store
+}
+
+/**
+ * `open(driver)`: a migrated store in a temp dir, closed and removed after the test. Call once
+ * at the top of a test file (it registers the afterEach).
+ */
+export function migratedStores(): (driver: (typeof storeDrivers)[number]) => Promise<Store> {
+  const opened: { store: Store; dir: ReturnType<typeof tempDir> }[] = []
+  afterEach(async () => {
+    for (const { store, dir } of opened.splice(0)) {
+      await store.close()
+      dir.cleanup()
+    }
+  })
+  return async (driver) => {
+    const dir = tempDir()
+    const store = await migratedStore(driver, dir.path)
+    opened.push({ store, dir })
+    return store
+  }
 }

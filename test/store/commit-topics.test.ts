@@ -2,27 +2,16 @@
  * Commit topics (store.onCommit / touch) on both drivers: listeners that throw, write or
  * unsubscribe while announced, and a COMMIT that fails after a touch.
  */
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { run } from '../../src/store/raw'
 import { type Store, touch } from '../../src/store/store'
-import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
+import { migratedStores, storeDrivers } from '../helpers/stores'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
+const openStore = migratedStores()
 
 for (const driver of storeDrivers) {
   describe(driver.name, () => {
-    async function open(): Promise<Store> {
-      const dir = tempDir()
-      const store = await migratedStore(driver, dir.path)
-      cleanups.push(async () => {
-        await store.close()
-        dir.cleanup()
-      })
-      return store
-    }
+    const open = () => openStore(driver)
 
     test('a throwing listener fails neither the write nor the other listeners', async () => {
       const store = await open()

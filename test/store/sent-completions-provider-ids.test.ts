@@ -6,51 +6,18 @@
  * UTF-8 (the row then differs from its event, a status report no longer finds the message, and
  * the native libSQL client aborts the process reading it back).
  */
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { and, eq } from 'drizzle-orm'
 import { completeAttempt, completeSentAttempts, type SentCompletion } from '../../src/domain/messages/dispatch'
-import { insertMessages } from '../../src/domain/messages/rows'
-import type { Message } from '../../src/domain/messages/views'
-import { channels, messageEvents, messages, namespaces } from '../../src/store/schema'
+import { messageEvents, messages } from '../../src/store/schema'
 import type { Store } from '../../src/store/store'
-import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
+import { leasedMessage, seedOutbox, T0 as T } from '../helpers/outbox'
+import { migratedStores, storeDrivers } from '../helpers/stores'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
-
-const T = 1_700_000_000_000
+const openStore = migratedStores()
 /** What `JSON.parse('{"id":"\\ud800x"}').id` gives the http connector. */
 const PROVIDER_ID = JSON.parse('{"id":"\\ud800x"}').id as string
-
-function leased(id: string): Message {
-  return {
-    id,
-    namespaceId: 'ns_1',
-    channelId: 'ch_1',
-    terminalId: null,
-    applicationId: null,
-    direction: 'outbound',
-    status: 'sending',
-    sender: null,
-    recipient: 'alice@example.com',
-    content: { text: 'hi' },
-    metadata: {},
-    options: {},
-    sendAt: null,
-    nextAttemptAt: T,
-    attempts: 1,
-    leaseOwner: 'me',
-    leaseUntil: T + 60_000,
-    providerMessageId: null,
-    errorCode: null,
-    errorMessage: null,
-    createdAt: T,
-    updatedAt: T,
-  }
-}
 
 const item = (id: string): SentCompletion => ({
   message: { id, namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 },
@@ -59,17 +26,8 @@ const item = (id: string): SentCompletion => ({
 })
 
 async function open(driver: (typeof storeDrivers)[number]): Promise<Store> {
-  const dir = tempDir()
-  const store = await migratedStore(driver, dir.path)
-  cleanups.push(async () => {
-    await store.close()
-    dir.cleanup()
-  })
-  await store.tx(async (tx) => {
-    await tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: 1, updatedAt: 1 } as never)
-    await tx.insert(channels).values({ id: 'ch_1', namespaceId: 'ns_1', name: 'http', type: 'http', configEnc: 'x', createdAt: 1, updatedAt: 1 } as never)
-    await insertMessages(tx, [leased('msg_one'), leased('msg_all')])
-  })
+  const store = await openStore(driver)
+  await seedOutbox(store, [leasedMessage('msg_one'), leasedMessage('msg_all')])
   return store
 }
 

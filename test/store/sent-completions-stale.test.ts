@@ -5,48 +5,15 @@
  * attempt that holds the lease is recorded, once: no second `sent`/`delivered` events, counts
  * or webhooks for the stale one.
  */
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { and, asc, eq } from 'drizzle-orm'
 import { completeAttempt, completeSentAttempts, type SentCompletion } from '../../src/domain/messages/dispatch'
-import { insertMessages } from '../../src/domain/messages/rows'
-import type { Message } from '../../src/domain/messages/views'
-import { channels, messageEvents, messageRollups, messages, namespaces } from '../../src/store/schema'
+import { messageEvents, messageRollups, messages } from '../../src/store/schema'
 import type { Store } from '../../src/store/store'
-import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
+import { leasedMessage, seedOutbox, T0 as T } from '../helpers/outbox'
+import { migratedStores, storeDrivers } from '../helpers/stores'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
-
-const T = 1_700_000_000_000
-
-function leased(id: string, attempts: number): Message {
-  return {
-    id,
-    namespaceId: 'ns_1',
-    channelId: 'ch_1',
-    terminalId: null,
-    applicationId: null,
-    direction: 'outbound',
-    status: 'sending',
-    sender: null,
-    recipient: 'alice@example.com',
-    content: { text: 'hi' },
-    metadata: {},
-    options: {},
-    sendAt: null,
-    nextAttemptAt: T,
-    attempts,
-    leaseOwner: 'me',
-    leaseUntil: T + 60_000,
-    providerMessageId: null,
-    errorCode: null,
-    errorMessage: null,
-    createdAt: T,
-    updatedAt: T,
-  }
-}
+const openStore = migratedStores()
 
 /** Attempt 1 (stale: the row has since been claimed again, attempts = 2) and attempt 2, both sent. */
 const twoAttempts = (id: string): SentCompletion[] => [
@@ -57,18 +24,9 @@ const twoAttempts = (id: string): SentCompletion[] => [
 for (const driver of storeDrivers) {
   describe(driver.name, () => {
     async function open(): Promise<Store> {
-      const dir = tempDir()
-      const store = await migratedStore(driver, dir.path)
-      cleanups.push(async () => {
-        await store.close()
-        dir.cleanup()
-      })
-      await store.tx(async (tx) => {
-        await tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: 1, updatedAt: 1 } as never)
-        await tx.insert(channels).values({ id: 'ch_1', namespaceId: 'ns_1', name: 'http', type: 'http', configEnc: 'x', createdAt: 1, updatedAt: 1 } as never)
-        // Both rows: claimed a second time by the same owner (attempts 2).
-        await insertMessages(tx, [leased('msg_one', 2), leased('msg_all', 2)])
-      })
+      const store = await openStore(driver)
+      // Both rows: claimed a second time by the same owner (attempts 2).
+      await seedOutbox(store, [leasedMessage('msg_one', { attempts: 2 }), leasedMessage('msg_all', { attempts: 2 })])
       return store
     }
 

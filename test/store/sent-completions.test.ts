@@ -3,65 +3,24 @@
  * on both drivers: each row and its events as completeAttempt writes them, only where the lease
  * still holds, and a provider's report that arrived before the send was recorded applied.
  */
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { asc, eq } from 'drizzle-orm'
 import { completeSentAttempts } from '../../src/domain/messages/dispatch'
-import { insertMessages } from '../../src/domain/messages/rows'
-import type { Message } from '../../src/domain/messages/views'
-import { channels, messageEvents, messages, namespaces, pendingStatuses } from '../../src/store/schema'
+import { messageEvents, messages, pendingStatuses } from '../../src/store/schema'
 import type { Store } from '../../src/store/store'
-import { migratedStore, storeDrivers, tempDir } from '../helpers/stores'
+import { leasedMessage, seedOutbox, T0 as T } from '../helpers/outbox'
+import { migratedStores, storeDrivers } from '../helpers/stores'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-})
-
-const T = 1_700_000_000_000
-
-function leased(id: string, owner: string): Message {
-  return {
-    id,
-    namespaceId: 'ns_1',
-    channelId: 'ch_1',
-    terminalId: null,
-    applicationId: null,
-    direction: 'outbound',
-    status: 'sending',
-    sender: null,
-    recipient: 'alice@example.com',
-    content: { text: 'hi' },
-    metadata: {},
-    options: {},
-    sendAt: null,
-    nextAttemptAt: T,
-    attempts: 1,
-    leaseOwner: owner,
-    leaseUntil: T + 60_000,
-    providerMessageId: 'from-an-earlier-attempt',
-    errorCode: 'http_503',
-    errorMessage: 'the first attempt failed',
-    createdAt: T,
-    updatedAt: T,
-  }
-}
+const openStore = migratedStores()
 
 for (const driver of storeDrivers) {
   describe(driver.name, () => {
     async function open(): Promise<Store> {
-      const dir = tempDir()
-      const store = await migratedStore(driver, dir.path)
-      cleanups.push(async () => {
-        await store.close()
-        dir.cleanup()
-      })
-      await store.tx(async (tx) => {
-        await tx.insert(namespaces).values({ id: 'ns_1', slug: 'acme', name: 'Acme', createdAt: 1, updatedAt: 1 } as never)
-        await tx.insert(channels).values({ id: 'ch_1', namespaceId: 'ns_1', name: 'http', type: 'http', configEnc: 'x', createdAt: 1, updatedAt: 1 } as never)
-        await insertMessages(tx, [leased('msg_a', 'me'), leased('msg_b', 'me'), leased('msg_c', 'someone-else')])
-        // The provider reported msg_a delivered before its API answer was recorded.
-        await tx.insert(pendingStatuses).values({ id: 'pst_1', channelId: 'ch_1', providerMessageId: 'p-a', status: 'delivered', occurredAt: T + 5, createdAt: T + 5 })
-      })
+      const store = await openStore(driver)
+      const earlier = { providerMessageId: 'from-an-earlier-attempt', errorCode: 'http_503', errorMessage: 'the first attempt failed' }
+      await seedOutbox(store, [leasedMessage('msg_a', earlier), leasedMessage('msg_b', earlier), leasedMessage('msg_c', { ...earlier, leaseOwner: 'someone-else' })])
+      // The provider reported msg_a delivered before its API answer was recorded.
+      await store.tx((tx) => tx.insert(pendingStatuses).values({ id: 'pst_1', channelId: 'ch_1', providerMessageId: 'p-a', status: 'delivered', occurredAt: T + 5, createdAt: T + 5 }))
       return store
     }
 

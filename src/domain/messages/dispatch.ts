@@ -171,12 +171,11 @@ export async function completeSentAttempts(tx: Db, owner: string, items: readonl
   const byId = new Map(rows.map((m) => [m.id, m]))
   // Only the attempt that held the lease is recorded (the row's attempts are its number), and
   // once: a stale attempt of the same message in the same batch is not (as completeAttempt does).
-  const recorded = items.map(({ message }) => byId.get(message.id)?.attempts === message.attempts)
   const taken = new Set<string>()
-  items.forEach(({ message }, i) => {
-    if (!recorded[i]) return
-    if (taken.has(message.id)) recorded[i] = false
+  const recorded = items.map(({ message }) => {
+    if (byId.get(message.id)?.attempts !== message.attempts || taken.has(message.id)) return false
     taken.add(message.id)
+    return true
   })
   const events: NewMessageEvent[] = []
   items.forEach(({ message, outcome, at }, i) => {
