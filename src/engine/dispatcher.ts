@@ -23,7 +23,7 @@ import {
 import { appendEvents } from '../domain/messages/events'
 import type { Message } from '../domain/messages/views'
 import { parseRecipient } from '../domain/messages/views'
-import { isSuppressed } from '../domain/suppressions'
+import { isSuppressed, suppressedAmong } from '../domain/suppressions'
 import type { Logger } from '../lib/log'
 import { recordAttempt } from '../lib/metrics'
 import { RatePacer } from '../lib/token-bucket'
@@ -77,6 +77,8 @@ export class Dispatcher {
    * (one UPDATE and one INSERT for all: completeSentAttempts); if that write fails, each on its own.
    */
   private readonly sent: WriteBatcher<SentCompletion, boolean>
+  /** The suppression list's answer for each claimed message, looked up with its batch. */
+  private readonly suppression = new WeakMap<Message, string | null>()
 
   constructor(
     private readonly deps: Deps,
@@ -98,7 +100,7 @@ export class Dispatcher {
         batchSize: opts.batchSize,
         pollIntervalMs: opts.pollIntervalMs,
         shutdownTimeoutMs: opts.shutdownTimeoutMs,
-        claim: (limit) => claimDueMessages(deps.store, this.owner, limit, opts.leaseMs, Date.now()),
+        claim: (limit) => this.claim(limit),
         process: (message, signal) => this.process(message, signal),
         release,
       },
@@ -124,6 +126,38 @@ export class Dispatcher {
 
   get inFlightCount(): number {
     return this.loop.inFlightCount
+  }
+
+  private async claim(limit: number): Promise<Message[]> {
+    const claimed = await claimDueMessages(this.deps.store, this.owner, limit, this.opts.leaseMs, Date.now())
+    if (claimed.length > 0) await this.lookUpSuppressions(claimed)
+    return claimed
+  }
+
+  /**
+   * Looks the claimed batch's recipients up in the suppression list, one query per namespace
+   * and channel type instead of one per send. Each attempt starts as soon as its claim returns,
+   * so the answer is as fresh as a look just before the send. Never throws: the messages are
+   * claimed, and any not looked up here are looked up one by one by their attempt.
+   */
+  private async lookUpSuppressions(claimed: readonly Message[]): Promise<void> {
+    try {
+      const groups = new Map<string, { namespaceId: string; channelType: string; messages: Message[] }>()
+      for (const message of claimed) {
+        const target = await this.target(message)
+        if (!target || target.configError) continue
+        const key = `${message.namespaceId}\n${target.channel.type}`
+        let group = groups.get(key)
+        if (!group) groups.set(key, (group = { namespaceId: message.namespaceId, channelType: target.channel.type, messages: [] }))
+        group.messages.push(message)
+      }
+      for (const { namespaceId, channelType, messages } of groups.values()) {
+        const found = await suppressedAmong(this.deps.store.read, namespaceId, channelType, messages.map((m) => m.recipient))
+        for (const m of messages) this.suppression.set(m, found.get(m.recipient) ?? null)
+      }
+    } catch (error) {
+      this.log.warn('suppression look-up for a claimed batch failed; checking each send on its own', { error: (error as Error).message })
+    }
   }
 
   private async target(message: Message): Promise<Target | null> {
@@ -175,7 +209,10 @@ export class Dispatcher {
       return { kind: 'failed', error: { code: 'channel_unavailable', message: 'channel or connector not found', class: 'permanent' } }
     }
     if (target.configError) return this.classify(message, target.channel, target.configError)
-    const suppressed = await isSuppressed(this.deps.store.read, message.namespaceId, target.channel.type, message.recipient)
+    const looked = this.suppression.get(message)
+    this.suppression.delete(message)
+    const suppressed =
+      looked !== undefined ? looked : await isSuppressed(this.deps.store.read, message.namespaceId, target.channel.type, message.recipient)
     if (suppressed) {
       return {
         kind: 'failed',

@@ -68,3 +68,38 @@ test('suppressions of another namespace are invisible and do not apply', async (
   const { id } = (await (await gw.call('POST', '/v1/namespaces/acme/messages', ns.key, { channel: 'sandbox', to: 'dan@example.com', content: { text: 'hi' } })).json()) as { id: string }
   await eventually(async () => ((await (await gw.call('GET', `/v1/namespaces/acme/messages/${id}`, ns.key)).json()) as any).status === 'delivered')
 })
+
+test('a batch claimed together is checked per namespace, channel type and normalised recipient', async () => {
+  const other = await gw.tenant('other')
+  await gw.channel(other.namespaceId, 'sandbox')
+  for (const [type, recipient] of [['sandbox', 'carol@example.com'], ['sandbox', '+15550001111'], ['http', 'dave@example.com']]) {
+    expect((await gw.call('POST', '/v1/namespaces/acme/suppressions', ns.key, { channel_type: type, recipient })).status).toBe(204)
+  }
+  // Queued before the engine starts, so one claim takes them all.
+  const send = async (slug: string, key: string, to: string) =>
+    ((await (await gw.call('POST', `/v1/namespaces/${slug}/messages`, key, { channel: 'sandbox', to, content: { text: 'hi' } })).json()) as { id: string }).id
+  const sent = {
+    carol: await send('acme', ns.key, 'Carol@Example.com'),
+    phone: await send('acme', ns.key, '15550001111'),
+    dave: await send('acme', ns.key, 'dave@example.com'),
+    erin: await send('acme', ns.key, 'erin@example.com'),
+    otherCarol: await send('other', other.key, 'carol@example.com'),
+  }
+  await gw.startEngine()
+  const final = async (slug: string, key: string, id: string) =>
+    eventually(async () => {
+      const m = (await (await gw.call('GET', `/v1/namespaces/${slug}/messages/${id}`, key)).json()) as any
+      return ['failed', 'delivered'].includes(m.status) && m
+    })
+  const outcome = async (slug: string, key: string, id: string) => {
+    const m = await final(slug, key, id)
+    return m.status === 'failed' ? m.error.code : m.status
+  }
+  expect({
+    carol: await outcome('acme', ns.key, sent.carol),
+    phone: await outcome('acme', ns.key, sent.phone),
+    dave: await outcome('acme', ns.key, sent.dave),
+    erin: await outcome('acme', ns.key, sent.erin),
+    otherCarol: await outcome('other', other.key, sent.otherCarol),
+  }).toEqual({ carol: 'recipient_suppressed', phone: 'recipient_suppressed', dave: 'delivered', erin: 'delivered', otherCarol: 'delivered' })
+})

@@ -6,7 +6,8 @@
 import { describe, expect, test } from 'bun:test'
 import { asc, eq } from 'drizzle-orm'
 import { completeSentAttempts } from '../../src/domain/messages/dispatch'
-import { messageEvents, messages, pendingStatuses } from '../../src/store/schema'
+import { insertMessages } from '../../src/domain/messages/rows'
+import { channels, messageEvents, messages, pendingStatuses } from '../../src/store/schema'
 import type { Store } from '../../src/store/store'
 import { leasedMessage, seedOutbox, T0 as T } from '../helpers/outbox'
 import { migratedStores, storeDrivers } from '../helpers/stores'
@@ -56,6 +57,27 @@ for (const driver of storeDrivers) {
       ])
       expect(of('msg_c')).toEqual([])
       expect(await store.read.select().from(pendingStatuses).where(eq(pendingStatuses.id, 'pst_1'))).toEqual([])
+    })
+
+    test('a report waiting for one channel applies to that channel\'s send only, in a batch across channels', async () => {
+      const store = await openStore(driver)
+      await seedOutbox(store, [leasedMessage('msg_1'), leasedMessage('msg_3')])
+      await store.tx(async (tx) => {
+        await tx.insert(channels).values({ id: 'ch_2', namespaceId: 'ns_1', name: 'http-2', type: 'http', configEnc: 'x', createdAt: 1, updatedAt: 1 } as never)
+        await insertMessages(tx, [leasedMessage('msg_2', { channelId: 'ch_2' })])
+        // Both channels' providers use the same id; the report is ch_2's.
+        await tx.insert(pendingStatuses).values({ id: 'pst_2', channelId: 'ch_2', providerMessageId: 'same-id', status: 'delivered', occurredAt: T + 5, createdAt: T + 5 })
+      })
+      const sent = (id: string, channelId: string, providerMessageId: string) => ({
+        message: { id, namespaceId: 'ns_1', channelId, attempts: 1 },
+        outcome: { kind: 'sent' as const, providerMessageId, confirmed: 'sent' as const },
+        at: T + 1000,
+      })
+      const recorded = await store.write((tx) => completeSentAttempts(tx, 'me', [sent('msg_1', 'ch_1', 'same-id'), sent('msg_2', 'ch_2', 'same-id'), sent('msg_3', 'ch_1', 'other-id')]))
+      expect(recorded).toEqual([true, true, true])
+      const status = Object.fromEntries((await store.read.select().from(messages)).map((m) => [m.id, m.status]))
+      expect(status).toEqual({ msg_1: 'sent', msg_2: 'delivered', msg_3: 'sent' })
+      expect(await store.read.select().from(pendingStatuses)).toEqual([])
     })
 
     test('nothing to record writes nothing', async () => {

@@ -59,6 +59,32 @@ export async function applyStatus(tx: Db, message: Message, update: StatusUpdate
 /** Hand-written SQL (src/store/raw.ts): drizzle would build it anew for every message sent. */
 const ANY_PENDING = 'SELECT 1 FROM pending_statuses WHERE channel_id = ? AND provider_message_id = ? LIMIT 1'
 
+/**
+ * The messages among `sent` (just recorded with their provider ids) that have reports waiting:
+ * one query per channel, so a batch of sends that almost never has any costs one look, not one
+ * per message. Provider ids go through JSON text, made well-formed as binding makes them.
+ */
+export async function withPendingStatuses(tx: Db, sent: readonly Message[]): Promise<Message[]> {
+  const byChannel = new Map<string, Message[]>()
+  for (const m of sent) {
+    if (!m.providerMessageId) continue
+    const list = byChannel.get(m.channelId)
+    if (list) list.push(m)
+    else byChannel.set(m.channelId, [m])
+  }
+  const waiting: Message[] = []
+  for (const [channelId, list] of byChannel) {
+    const rows = await all<{ id: string }>(tx, PENDING_AMONG, [channelId, JSON.stringify(list.map((m) => m.providerMessageId!.toWellFormed()))])
+    if (rows.length === 0) continue
+    const ids = new Set(rows.map((r) => r.id))
+    for (const m of list) if (ids.has(m.providerMessageId!.toWellFormed())) waiting.push(m)
+  }
+  return waiting
+}
+
+const PENDING_AMONG =
+  'SELECT DISTINCT provider_message_id AS id FROM pending_statuses WHERE channel_id = ? AND provider_message_id IN (SELECT value FROM json_each(?))'
+
 export async function applyPendingStatuses(tx: Db, message: Message, at: number): Promise<void> {
   if (!message.providerMessageId) return
   // After every send with a provider id, and almost always empty: a cheap look first.

@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm'
 import { all } from '../../store/raw'
 import { channels, namespaces } from '../../store/schema'
 import type { Db, Store } from '../../store/store'
-import { applyPendingStatuses } from '../inbound/statuses'
+import { applyPendingStatuses, withPendingStatuses } from '../inbound/statuses'
 import { appendEvents, type NewMessageEvent } from './events'
 import { MESSAGE_COLUMNS, messageFromRow, type MessageRow } from './rows'
 import type { Message } from './views'
@@ -184,9 +184,9 @@ export async function completeSentAttempts(tx: Db, owner: string, items: readonl
   })
   await appendEvents(tx, events, rows)
   // A provider may have reported on a message before its API answer got here.
-  for (const [i, { message, outcome, at }] of items.entries()) {
-    if (recorded[i] && outcome.providerMessageId) await applyPendingStatuses(tx, byId.get(message.id)!, at)
-  }
+  const sent = items.flatMap(({ message, at }, i) => (recorded[i] ? [{ row: byId.get(message.id)!, at }] : []))
+  const waiting = new Set(await withPendingStatuses(tx, sent.map((s) => s.row)))
+  for (const { row, at } of sent) if (waiting.has(row)) await applyPendingStatuses(tx, row, at)
   return recorded
 }
 

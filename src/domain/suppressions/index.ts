@@ -84,6 +84,34 @@ export async function isSuppressed(db: Db, namespaceId: string, channelType: str
   return rows[0]?.reason ?? null
 }
 
+/**
+ * `isSuppressed` for many recipients of one namespace and channel type in one query (the
+ * dispatcher looks up a claimed batch at once): the reason of each suppressed recipient, keyed
+ * by the recipient as given. Recipients go through JSON text, so each is made well-formed first,
+ * as binding it would (a lone surrogate becomes U+FFFD, not bytes that are not UTF-8).
+ */
+export async function suppressedAmong(
+  db: Db,
+  namespaceId: string,
+  channelType: string,
+  recipients: readonly string[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>()
+  if (recipients.length === 0) return found
+  const keys = recipients.map((r) => normalizeRecipient(r).toWellFormed())
+  const rows = await all<{ recipient: string; reason: string }>(db, SUPPRESSED_AMONG, [namespaceId, channelType, JSON.stringify([...new Set(keys)])])
+  if (rows.length === 0) return found
+  const reasons = new Map(rows.map((r) => [r.recipient, r.reason]))
+  recipients.forEach((r, i) => {
+    const reason = reasons.get(keys[i]!)
+    if (reason !== undefined) found.set(r, reason)
+  })
+  return found
+}
+
+const SUPPRESSED_AMONG =
+  'SELECT recipient, reason FROM suppressions WHERE namespace_id = ? AND channel_type = ? AND recipient IN (SELECT value FROM json_each(?))'
+
 export async function listSuppressions(
   deps: Deps,
   namespaceId: string,
