@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { Webhook } from 'standardwebhooks'
-import { webhookDeliveries, webhooks } from '../src/store/schema'
+import { messageEvents, webhookDeliveries, webhooks } from '../src/store/schema'
 import { getChannel } from '../src/domain/channels'
 import { recordInbound } from '../src/domain/inbound'
 import { claimDueDeliveries } from '../src/domain/webhooks/work'
@@ -48,6 +48,45 @@ const deliveries = async (hookId: string, query = '') =>
 
 describe('end to end', () => {
   beforeEach(() => start())
+
+  test('a batch send and its dispatch write each endpoint its deliveries, per message in the order of its events', async () => {
+    await gw.channel(acme.namespaceId, 'second')
+    const all = await subscribe(acme.key, 'acme', { url: 'http://127.0.0.1:9/all', event_types: ['message.queued', 'message.sent', 'message.delivered'] })
+    const second = await subscribe(acme.key, 'acme', { url: 'http://127.0.0.1:9/second', event_types: ['message.queued'], channels: ['second'] })
+    const res = await gw.call('POST', '/v1/namespaces/acme/messages/batch', acme.key, {
+      messages: [
+        { channel: 'sandbox', to: 'a@example.com', content: { text: '1' } },
+        { channel: 'second', to: 'b@example.com', content: { text: '2' } },
+        { channel: 'sandbox', to: 'c@example.com', content: { text: '3' } },
+      ],
+    })
+    expect(res.status).toBe(202)
+    const ids = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id)
+    const rows = async (webhookId: string) =>
+      (await gw.deps.store.read.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId))).map((d) => {
+        const payload = JSON.parse(d.payload)
+        return { message: payload.data.message.id, type: d.eventType, event: d.eventId, status: payload.data.message.status }
+      })
+    expect((await rows(all.id)).map((d) => [d.message, d.type])).toEqual(ids.map((id) => [id, 'message.queued']))
+    expect((await rows(second.id)).map((d) => [d.message, d.type])).toEqual([[ids[1], 'message.queued']])
+
+    // Dispatched together: each message's sent and delivered, its event ids those of its timeline.
+    await gw.startEngine()
+    await eventually(async () => (await rows(all.id)).length === 9)
+    const got = await rows(all.id)
+    for (const id of ids) {
+      const mine = got.filter((d) => d.message === id)
+      expect(mine.map((d) => [d.type, d.status])).toEqual([
+        ['message.queued', 'queued'],
+        ['message.sent', 'sent'],
+        ['message.delivered', 'delivered'],
+      ])
+      const timeline = await gw.deps.store.read.select().from(messageEvents).where(eq(messageEvents.messageId, id))
+      const eventOf = (status: string) => timeline.find((e) => e.status === status)?.id
+      expect(mine.slice(1).map((d) => d.event)).toEqual([eventOf('sent')!, eventOf('delivered')!])
+    }
+    expect(await rows(second.id)).toHaveLength(1)
+  })
 
   test('a sandbox send produces signed queued, sent and delivered events for its namespace only', async () => {
     const mine = receiver()

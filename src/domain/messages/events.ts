@@ -7,7 +7,7 @@ import { newId } from '../../lib/ids'
 import type { messageEvents } from '../../store/schema'
 import type { Db } from '../../store/store'
 import { countStatusChanges, countStatuses } from '../analytics/rollups'
-import { emitMessageEvents } from '../webhooks/emit'
+import { emitMessagesEvents, type MessageChange } from '../webhooks/emit'
 import { insertEvents } from './rows'
 import type { Message } from './views'
 
@@ -26,18 +26,23 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
   await insertEvents(tx, rows)
   // Analytics count what moved a message, in this same transaction: exact across crashes.
   await countStatusChanges(tx, rows, messages)
-  for (const message of messages) {
-    const changes = rows
-      .filter((r) => r.messageId === message.id && isNews(r))
-      .map((r) => ({
-        status: r.status,
-        eventId: r.id,
-        at: r.createdAt,
-        attempt: r.attempt ?? null,
-        error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
-      }))
-    countStatuses(tx, changes.map((c) => ({ channelId: message.channelId, status: c.status })))
-    // Deliveries are due from now, whatever time the event itself carries.
-    await emitMessageEvents(tx, message, changes, Date.now())
+  if (messages.length === 0) return
+  const news = new Map<string, MessageChange[]>()
+  for (const r of rows) {
+    if (!isNews(r)) continue
+    const change = {
+      status: r.status,
+      eventId: r.id,
+      at: r.createdAt,
+      attempt: r.attempt ?? null,
+      error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
+    }
+    const list = news.get(r.messageId)
+    if (list) list.push(change)
+    else news.set(r.messageId, [change])
   }
+  const changed = messages.map((message) => ({ message, changes: news.get(message.id) ?? [] }))
+  for (const { message, changes } of changed) countStatuses(tx, changes.map((c) => ({ channelId: message.channelId, status: c.status })))
+  // Deliveries are due from now, whatever time the event itself carries.
+  await emitMessagesEvents(tx, changed, Date.now())
 }

@@ -14,7 +14,7 @@ import { invalidateChannelCache, resolveChannel } from '../channels/resolve'
 import { type Deps, now } from '../deps'
 import { type FieldError, errors } from '../errors'
 import { countAcceptedMessages } from '../identity/quotas'
-import { emitMessageEvents, hasSubscribers } from '../webhooks/emit'
+import { emitMessagesEvents, hasSubscribers } from '../webhooks/emit'
 import type { SendMessageInput } from './input'
 import { insertMessages } from './rows'
 import type { Message } from './views'
@@ -253,9 +253,8 @@ async function accept(
       await insertMessages(tx, rows)
       await countNewMessages(tx, rows)
       if (await hasSubscribers(tx, namespaceId)) {
-        for (const row of rows) {
-          if (row.status === 'queued') await emitMessageEvents(tx, row, [{ status: 'queued', at }], at)
-        }
+        const queued = rows.filter((row) => row.status === 'queued')
+        await emitMessagesEvents(tx, queued.map((row) => ({ message: row, changes: [{ status: 'queued', at }] })), at)
       }
       return { status: 202, body, replayed: false }
     })

@@ -130,28 +130,40 @@ export async function hasSubscribers(tx: Db, namespaceId: string): Promise<boole
 }
 
 /** Emits `message.<status>` events for changes of one message (statuses without an event type are skipped). */
-export async function emitMessageEvents(tx: Db, message: Message, changes: MessageChange[], at: number): Promise<void> {
-  const typed = changes.filter((c) => (MESSAGE_EVENT_TYPES as readonly string[]).includes(`message.${c.status}`))
-  if (typed.length === 0) return
-  const subs = await subscribers(tx, message.namespaceId)
-  // The payload costs queries: build it only when some endpoint wants one of these events.
-  if (!subs.some((s) => typed.some((c) => matches(s, `message.${c.status}`, message.channelId)))) return
-  const data = await messagePayload(tx, message)
-  await emitEvents(
-    tx,
-    message.namespaceId,
-    typed.map((c) => ({
-      type: `message.${c.status}` as EventType,
-      id: c.eventId ?? newId('evt'),
-      at: c.at,
-      channelId: message.channelId,
-      data: {
-        message: { ...data, status: c.status },
-        event: { status: c.status, attempt: c.attempt ?? null, error: c.error ?? null },
-      },
-    })),
-    at,
-  )
+export function emitMessageEvents(tx: Db, message: Message, changes: MessageChange[], at: number): Promise<void> {
+  return emitMessagesEvents(tx, [{ message, changes }], at)
+}
+
+/**
+ * `emitMessageEvents` for the changes of many messages (a batch sent or recorded together): the
+ * deliveries of each namespace are written together, one endpoint check and one multi-row
+ * insert, in the order of the messages and of their changes.
+ */
+export async function emitMessagesEvents(tx: Db, items: readonly { message: Message; changes: MessageChange[] }[], at: number): Promise<void> {
+  const byNamespace = new Map<string, NamespaceEvent[]>()
+  for (const { message, changes } of items) {
+    const typed = changes.filter((c) => (MESSAGE_EVENT_TYPES as readonly string[]).includes(`message.${c.status}`))
+    if (typed.length === 0) continue
+    const subs = await subscribers(tx, message.namespaceId)
+    // The payload costs queries: build it only when some endpoint wants one of these events.
+    if (!subs.some((s) => typed.some((c) => matches(s, `message.${c.status}`, message.channelId)))) continue
+    const data = await messagePayload(tx, message)
+    let events = byNamespace.get(message.namespaceId)
+    if (!events) byNamespace.set(message.namespaceId, (events = []))
+    for (const c of typed) {
+      events.push({
+        type: `message.${c.status}` as EventType,
+        id: c.eventId ?? newId('evt'),
+        at: c.at,
+        channelId: message.channelId,
+        data: {
+          message: { ...data, status: c.status },
+          event: { status: c.status, attempt: c.attempt ?? null, error: c.error ?? null },
+        },
+      })
+    }
+  }
+  for (const [namespaceId, events] of byNamespace) await emitEvents(tx, namespaceId, events, at)
 }
 
 const channelInfo = new TtlCache<{ id: string; name: string; type: string } | null>(5000)
