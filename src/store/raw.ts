@@ -59,18 +59,25 @@ export function all<T>(db: Db, text: string, params: readonly Param[] = []): Pro
   return Promise.resolve(db.all<T>(toDrizzle(text, params)))
 }
 
-const rowTexts = new Map<string, string>()
+/** Texts by head, then tail, then `rows * 65536 + columns` (SQLite allows at most 32,767 columns). */
+const rowTexts = new Map<string, Map<string, Map<number, string>>>()
 
 /**
  * `INSERT INTO table (cols) VALUES (?, …), (?, …) tail` for `rows` rows, kept per row count so
- * the statement stays prepared. `tail` is e.g. an ON CONFLICT clause.
+ * the statement stays prepared. `tail` is e.g. an ON CONFLICT clause. Looked up through nested
+ * maps keyed by the caller's constant strings, whose hashes are kept, rather than by a key
+ * concatenated on every call (measured at ~1 % of ingest's CPU).
  */
 export function insertText(head: string, columns: number, rows: number, tail = ''): string {
-  const key = `${head}|${columns}|${rows}|${tail}`
-  let text = rowTexts.get(key)
+  let byTail = rowTexts.get(head)
+  if (byTail === undefined) rowTexts.set(head, (byTail = new Map()))
+  let bySize = byTail.get(tail)
+  if (bySize === undefined) byTail.set(tail, (bySize = new Map()))
+  const size = rows * 65536 + columns
+  let text = bySize.get(size)
   if (text === undefined) {
     const tuple = `(${Array(columns).fill('?').join(', ')})`
-    rowTexts.set(key, (text = `${head} VALUES ${Array(rows).fill(tuple).join(', ')}${tail}`))
+    bySize.set(size, (text = `${head} VALUES ${Array(rows).fill(tuple).join(', ')}${tail}`))
   }
   return text
 }

@@ -106,6 +106,11 @@ for (const driver of storeDrivers) {
       await store.tx((tx) => run(tx, 'UPDATE namespaces SET name = ? WHERE id = ?', ['It?s', 'ns_1']))
       expect(await all(store.read, 'SELECT name FROM namespaces WHERE id = ?', ['ns_1'])).toEqual([{ name: 'It?s' }])
       expect(insertText('INSERT INTO t (a, b)', 2, 2, ' ON CONFLICT DO NOTHING')).toBe('INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING')
+      // Cached texts are told apart by head, tail, row count and column count.
+      expect(insertText('INSERT INTO t (a, b)', 2, 2)).toBe('INSERT INTO t (a, b) VALUES (?, ?), (?, ?)')
+      expect(insertText('INSERT INTO t (a, b)', 2, 1, ' ON CONFLICT DO NOTHING')).toBe('INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT DO NOTHING')
+      expect(insertText('INSERT INTO t (a, b)', 1, 2, ' ON CONFLICT DO NOTHING')).toBe('INSERT INTO t (a, b) VALUES (?), (?) ON CONFLICT DO NOTHING')
+      expect(insertText('INSERT INTO u (a, b)', 2, 2, ' ON CONFLICT DO NOTHING')).toBe('INSERT INTO u (a, b) VALUES (?, ?), (?, ?) ON CONFLICT DO NOTHING')
       if (driver.name === 'libsql') {
         await expect(store.tx((tx) => run(tx, 'UPDATE namespaces SET name = ? WHERE id = ?', ['x']))).rejects.toThrow(/placeholders/)
       } else {
