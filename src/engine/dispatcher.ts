@@ -142,21 +142,27 @@ export class Dispatcher {
    */
   private async lookUpSuppressions(claimed: readonly Message[]): Promise<void> {
     try {
+      // Side by side, not one after another: on a remote libSQL server each look is a round trip.
+      const channels = [...new Map(claimed.map((m) => [m.channelId, m])).values()]
+      const targets = new Map(await Promise.all(channels.map(async (m) => [m.channelId, await this.target(m)] as const)))
       const groups = new Map<string, { namespaceId: string; channelType: string; messages: Message[] }>()
       for (const message of claimed) {
-        const target = await this.target(message)
+        const target = targets.get(message.channelId)
         if (!target || target.configError) continue
         const key = `${message.namespaceId}\n${target.channel.type}`
         let group = groups.get(key)
         if (!group) groups.set(key, (group = { namespaceId: message.namespaceId, channelType: target.channel.type, messages: [] }))
         group.messages.push(message)
       }
-      for (const { namespaceId, channelType, messages } of groups.values()) {
-        const found = await suppressedAmong(this.deps.store.read, namespaceId, channelType, messages.map((m) => m.recipient))
-        for (const m of messages) this.suppression.set(m, found.get(m.recipient) ?? null)
-      }
+      await Promise.all(
+        [...groups.values()].map(async ({ namespaceId, channelType, messages }) => {
+          const found = await suppressedAmong(this.deps.store.read, namespaceId, channelType, messages.map((m) => m.recipient))
+          for (const m of messages) this.suppression.set(m, found.get(m.recipient) ?? null)
+        }),
+      )
     } catch (error) {
-      this.log.warn('suppression look-up for a claimed batch failed; checking each send on its own', { error: (error as Error).message })
+      const reason = error instanceof Error ? error.message : String(error)
+      this.log.warn('suppression look-up for a claimed batch failed; checking each send on its own', { error: reason })
     }
   }
 
