@@ -5,13 +5,14 @@
  *   bun run bench [--quick] [--only a,b] [--skip a,b] [--runs N] [--duration S] [--warmup S]
  *                 [--connections N] [--build | --no-build] [--source] [--cpu-prof[=DIR]]
  *                 [--server-env KEY=VALUE]... [--without-idempotency-key] [--out FILE] [--keep] [--verbose]
- *                 [--loadgen wrk|bun]
+ *                 [--loadgen wrk|bun] [--binary PATH]
  *
  * Scenarios: reference, ingest, ingest-batch, dispatch, webhooks, idle (docs/performance.md),
  * analytics (docs/operations/analytics.md: the 30-day hourly query over 1 million messages' rollups).
  * --quick: one run each, 5 s of load, 10k messages to dispatch, 60 s idle; under 2 minutes.
  * Full: the median of 3 runs, 15 s of load, 100k messages, 5 min idle.
- * --source runs `bun src/main.ts serve` instead of dist/omnigate. --cpu-prof[=DIR] profiles every
+ * --source runs `bun src/main.ts serve` instead of dist/omnigate, --binary PATH another build (no
+ * build then; scripts/bench/compare.ts uses it to run two builds in turn). --cpu-prof[=DIR] profiles every
  * gateway process (`--cpu-prof --cpu-prof-md`; the binary gets them through BUN_OPTIONS) and
  * leaves a .cpuprofile and a .md summary per process in DIR (profiled figures are slower).
  * Closed-loop load comes from wrk when it is on PATH (scripts/bench/wrk.ts), else from the Bun
@@ -21,7 +22,7 @@
  * and is killed at the end, also on failure or Ctrl-C.
  */
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { dispatch, type DispatchSummary } from './dispatch'
@@ -70,6 +71,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'without-idempotency-key': { type: 'boolean', default: false },
     loadgen: { type: 'string' },
+    binary: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -113,6 +115,19 @@ const serverEnv = Object.fromEntries(
   }),
 )
 
+let binary: string | undefined
+if (args.binary !== undefined) {
+  binary = resolve(args.binary)
+  if (args.source || args.build) {
+    console.error('--binary measures a given build: it goes with neither --source nor --build')
+    process.exit(2)
+  }
+  if (!existsSync(binary) || !statSync(binary).isFile()) {
+    console.error(`--binary: ${binary} is not a file`)
+    process.exit(2)
+  }
+}
+
 const bench: BenchOptions = {
   quick,
   connections: num(args.connections, 64),
@@ -125,6 +140,7 @@ const bench: BenchOptions = {
   keep: args.keep!,
   verbose: args.verbose!,
   idempotencyKey: !args['without-idempotency-key'],
+  binary,
 }
 keepTempDirs(bench.keep)
 if (args.loadgen !== undefined && args.loadgen !== 'wrk' && args.loadgen !== 'bun') {
@@ -251,17 +267,23 @@ try {
   const load = loadavg()[0]!
   if (load > 0.5) log(`load average is ${load.toFixed(2)}: the machine is busy, figures will be skewed`)
 
-  if (!bench.source) {
-    const build = ensureBinary(args.build ? true : args['no-build'] ? 'never' : false)
-    const version = Bun.spawnSync([BINARY, '--version'], { stdout: 'pipe' }).stdout.toString().trim()
-    results.omnigate = { version, binary: 'dist/omnigate', built_now: build.built, build_ms: round(build.ms) }
+  if (bench.binary) {
+    const version = Bun.spawnSync([bench.binary, '--version'], { stdout: 'pipe' }).stdout.toString().trim()
+    // Another build: what it was built from is its maker's to say (compare.ts records the revision).
+    results.omnigate = { version, binary: bench.binary, built_now: false, git_commit: null, git_dirty: null }
   } else {
-    results.omnigate = { version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, binary: null }
+    if (!bench.source) {
+      const build = ensureBinary(args.build ? true : args['no-build'] ? 'never' : false)
+      const version = Bun.spawnSync([BINARY, '--version'], { stdout: 'pipe' }).stdout.toString().trim()
+      results.omnigate = { version, binary: 'dist/omnigate', built_now: build.built, build_ms: round(build.ms) }
+    } else {
+      results.omnigate = { version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, binary: null }
+    }
+    Object.assign(results.omnigate as object, {
+      git_commit: git(['rev-parse', '--short', 'HEAD']),
+      git_dirty: git(['status', '--porcelain', '--', 'src', 'migrations']) !== '',
+    })
   }
-  Object.assign(results.omnigate as object, {
-    git_commit: git(['rev-parse', '--short', 'HEAD']),
-    git_dirty: git(['status', '--porcelain', '--', 'src', 'migrations']) !== '',
-  })
 
   let idle: IdleHandle | null = null
   if (selected.has('idle')) await step('idle (start)', async () => void (idle = await startIdle(bench)))

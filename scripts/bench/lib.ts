@@ -48,6 +48,8 @@ export interface BenchOptions {
   verbose: boolean
   /** Send a unique Idempotency-Key with every ingest request (default; off = --without-idempotency-key). */
   idempotencyKey: boolean
+  /** The binary to measure (`--binary`, e.g. an older build for scripts/bench/compare.ts); dist/omnigate when unset. */
+  binary?: string
 }
 
 export function log(line: string): void {
@@ -372,7 +374,7 @@ export async function startGateway(bench: BenchOptions, opts: StartOptions): Pro
   // From source: `bun [--cpu-prof …] src/main.ts serve`. The binary takes Bun's flags from BUN_OPTIONS.
   const cmd = bench.source
     ? [process.execPath, ...profFlags, join(ROOT, 'src', 'main.ts'), '--config', configPath, 'serve']
-    : [BINARY, '--config', configPath, 'serve']
+    : [bench.binary ?? BINARY, '--config', configPath, 'serve']
   const env: Record<string, string> = {
     OMNIGATE_MASTER_KEY: MASTER_KEY,
     OMNIGATE_BENCH_API_KEY: API_KEY,
