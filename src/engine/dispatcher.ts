@@ -143,20 +143,22 @@ export class Dispatcher {
   private async lookUpSuppressions(claimed: readonly Message[]): Promise<void> {
     try {
       // Side by side, not one after another: on a remote libSQL server each look is a round trip.
-      const channels = [...new Map(claimed.map((m) => [m.channelId, m])).values()]
-      const targets = new Map(await Promise.all(channels.map(async (m) => [m.channelId, await this.target(m)] as const)))
-      const groups = new Map<string, { namespaceId: string; channelType: string; messages: Message[] }>()
-      for (const message of claimed) {
-        const target = targets.get(message.channelId)
-        if (!target || target.configError) continue
-        const key = `${message.namespaceId}\n${target.channel.type}`
-        let group = groups.get(key)
-        if (!group) groups.set(key, (group = { namespaceId: message.namespaceId, channelType: target.channel.type, messages: [] }))
-        group.messages.push(message)
-      }
+      const types = new Map<string, string>()
+      const oneOfEachChannel = new Map(claimed.map((m) => [m.channelId, m])).values()
       await Promise.all(
-        [...groups.values()].map(async ({ namespaceId, channelType, messages }) => {
-          const found = await suppressedAmong(this.deps.store.read, namespaceId, channelType, messages.map((m) => m.recipient))
+        [...oneOfEachChannel].map(async (m) => {
+          const target = await this.target(m)
+          if (target && !target.configError) types.set(m.channelId, target.channel.type)
+        }),
+      )
+      const groups = Map.groupBy(
+        claimed.filter((m) => types.has(m.channelId)),
+        (m) => `${m.namespaceId}\n${types.get(m.channelId)}`,
+      )
+      await Promise.all(
+        [...groups.values()].map(async (messages) => {
+          const { namespaceId, channelId } = messages[0]!
+          const found = await suppressedAmong(this.deps.store.read, namespaceId, types.get(channelId)!, messages.map((m) => m.recipient))
           for (const m of messages) this.suppression.set(m, found.get(m.recipient) ?? null)
         }),
       )

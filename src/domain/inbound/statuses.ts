@@ -65,13 +65,10 @@ const ANY_PENDING = 'SELECT 1 FROM pending_statuses WHERE channel_id = ? AND pro
  * per message. Provider ids go through JSON text, made well-formed as binding makes them.
  */
 export async function withPendingStatuses(tx: Db, sent: readonly Message[]): Promise<Message[]> {
-  const byChannel = new Map<string, Message[]>()
-  for (const m of sent) {
-    if (!m.providerMessageId) continue
-    const list = byChannel.get(m.channelId)
-    if (list) list.push(m)
-    else byChannel.set(m.channelId, [m])
-  }
+  const byChannel = Map.groupBy(
+    sent.filter((m) => m.providerMessageId),
+    (m) => m.channelId,
+  )
   const waiting: Message[] = []
   for (const [channelId, list] of byChannel) {
     const rows = await all<{ id: string }>(tx, PENDING_AMONG, [channelId, JSON.stringify(list.map((m) => m.providerMessageId!.toWellFormed()))])

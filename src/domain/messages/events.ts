@@ -27,21 +27,19 @@ export async function appendEvents(tx: Db, events: NewMessageEvent[], messages: 
   // Analytics count what moved a message, in this same transaction: exact across crashes.
   await countStatusChanges(tx, rows, messages)
   if (messages.length === 0) return
-  const news = new Map<string, MessageChange[]>()
-  for (const r of rows) {
-    if (!isNews(r)) continue
-    const change = {
-      status: r.status,
-      eventId: r.id,
-      at: r.createdAt,
-      attempt: r.attempt ?? null,
-      error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
-    }
-    const list = news.get(r.messageId)
-    if (list) list.push(change)
-    else news.set(r.messageId, [change])
-  }
-  const changed = messages.map((message) => ({ message, changes: news.get(message.id) ?? [] }))
+  const news = Map.groupBy(rows.filter(isNews), (r) => r.messageId)
+  const changed = messages.map((message) => ({
+    message,
+    changes: (news.get(message.id) ?? []).map(
+      (r): MessageChange => ({
+        status: r.status,
+        eventId: r.id,
+        at: r.createdAt,
+        attempt: r.attempt ?? null,
+        error: r.errorCode ? { code: r.errorCode, message: r.errorMessage ?? null, class: r.errorClass ?? null } : null,
+      }),
+    ),
+  }))
   for (const { message, changes } of changed) countStatuses(tx, changes.map((c) => ({ channelId: message.channelId, status: c.status })))
   // Deliveries are due from now, whatever time the event itself carries.
   await emitMessagesEvents(tx, changed, Date.now())
