@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { log, median, ROOT } from './lib'
+import { BINARY, ensureBinary, log, median, ROOT, SCENARIOS } from './lib'
 
 /** The figures compared, where a scenario's result holds them. */
 export const FIGURES: { label: string; path: string; unit: string; higherIsBetter: boolean }[] = [
@@ -104,10 +104,9 @@ export function formatComparison(rows: FigureComparison[], baseName: string): st
 
 /** The scenarios to run, checked against bench's own list. */
 export function parseScenarios(value: string | undefined): string[] {
-  const known = ['reference', 'ingest', 'ingest-batch', 'dispatch', 'webhooks', 'idle', 'analytics']
   const list = (value ?? 'ingest,ingest-batch,dispatch,webhooks').split(',').map((s) => s.trim()).filter(Boolean)
-  const unknown = list.filter((s) => !known.includes(s))
-  if (unknown.length > 0) throw new Error(`--only: unknown scenario "${unknown[0]}"; scenarios: ${known.join(', ')}`)
+  const unknown = list.filter((s) => !(SCENARIOS as readonly string[]).includes(s))
+  if (unknown.length > 0) throw new Error(`--only: unknown scenario "${unknown[0]}"; scenarios: ${SCENARIOS.join(', ')}`)
   if (list.length === 0) throw new Error('--only: no scenario given')
   return list
 }
@@ -165,18 +164,14 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'omnigate-bench-compare-'))
   try {
     const base = baseBinary(positionals[0]!, dir)
-    const current = join(ROOT, 'dist', 'omnigate')
-    if (!args['no-build']) {
-      log('building the working tree (dist/omnigate)')
-      run([process.execPath, join(ROOT, 'scripts', 'build.ts'), '--quiet'], ROOT, 'building the working tree')
-    } else if (!existsSync(current)) throw new Error(`${current} does not exist (run without --no-build)`)
+    ensureBinary(args['no-build'] ? 'never' : true)
     const runs: { round: number; side: Side; results: unknown }[] = []
     for (let round = 1; round <= rounds; round++) {
       // The order flips every round: a machine slowing down weighs on both sides alike.
       const order: Side[] = round % 2 === 1 ? ['base', 'current'] : ['current', 'base']
       for (const side of order) {
         const out = join(dir, `${side}-${round}.json`)
-        const binary = side === 'base' ? base.binary : current
+        const binary = side === 'base' ? base.binary : BINARY
         log(`round ${round}/${rounds}: ${side} (${scenarios.join(', ')})`)
         const argv = [process.execPath, join(ROOT, 'scripts', 'bench', 'index.ts'), '--binary', binary, '--runs', '1', '--only', scenarios.join(','), '--out', out]
         if (args.quick) argv.push('--quick')

@@ -42,14 +42,14 @@ import {
   ROOT,
   round,
   runningChildren,
+  type Scenario,
+  SCENARIOS,
 } from './lib'
 import { httpReference, type HttpReference, sqliteReference, type SqliteReference } from './reference'
 import { webhooks, type WebhooksSummary } from './webhooks'
 import { chooseLoadGenerator, type LoadGenerators, WRK_THREADS } from './wrk'
 import { analytics, type AnalyticsSummary } from './analytics'
 
-const SCENARIOS = ['reference', 'ingest', 'ingest-batch', 'dispatch', 'webhooks', 'idle', 'analytics'] as const
-type Scenario = (typeof SCENARIOS)[number]
 
 const { values: args } = parseArgs({
   // A bare --cpu-prof means "profile into a temp directory".

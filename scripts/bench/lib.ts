@@ -52,6 +52,10 @@ export interface BenchOptions {
   binary?: string
 }
 
+/** The scenarios, in the order a full run takes them (docs/performance.md). */
+export const SCENARIOS = ['reference', 'ingest', 'ingest-batch', 'dispatch', 'webhooks', 'idle', 'analytics'] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
 export function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${line}\n`)
 }
@@ -483,7 +487,7 @@ export function ensureBinary(force: boolean | 'never'): { built: boolean; ms: nu
     return { built: false, ms: 0 }
   }
   if (!force && !stale) return { built: false, ms: 0 }
-  log(force ? 'building dist/omnigate (--build)' : 'dist/omnigate is older than src/: building it (bun run build)')
+  log(force ? 'building dist/omnigate' : 'dist/omnigate is older than src/: building it (bun run build)')
   const t0 = performance.now()
   const res = Bun.spawnSync([process.execPath, join(ROOT, 'scripts', 'build.ts'), '--quiet'], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
   if (res.exitCode !== 0) throw new Error(`bun run build failed:\n${res.stdout.toString()}${res.stderr.toString()}`)

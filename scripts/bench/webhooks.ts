@@ -26,6 +26,7 @@ import {
   round,
   sampleUsage,
   sendBatches,
+  type Sink,
   startGateway,
   startSink,
   steadySends,
@@ -159,7 +160,7 @@ export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, in
 }
 
 /** Single messages at a steady rate; each delivery's event → arrival time at the subscriber. */
-async function latencyPhase(gw: { url: string }, subscriber: Awaited<ReturnType<typeof startSink>>, opts: WebhooksOptions): Promise<WebhooksRun['latency']> {
+async function latencyPhase(gw: { url: string }, subscriber: Sink, opts: WebhooksOptions): Promise<WebhooksRun['latency']> {
   await subscriber.reset()
   const load = await steadySends(gw, 'sandbox', opts.rate, opts.latencySeconds)
   const accepted = load.total.status['202'] ?? 0

@@ -118,8 +118,8 @@ export function touch(tx: Db, topic: CommitTopic): void {
  * Runs `fn(tx)` as a store transaction body: its commit batches are written after it, before
  * COMMIT; the topics it touches go into `touched`, for the driver to announce after COMMIT.
  */
-export async function withCommitScope<T>(tx: Db, fn: (tx: Db) => Promise<T>, touched?: Set<CommitTopic>): Promise<T> {
-  const scope = new CommitScope(touched ?? new Set())
+export async function withCommitScope<T>(tx: Db, fn: (tx: Db) => Promise<T>, touched: Set<CommitTopic>): Promise<T> {
+  const scope = new CommitScope(touched)
   scopes.set(tx, scope)
   try {
     const result = await fn(tx)

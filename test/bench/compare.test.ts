@@ -7,6 +7,12 @@ import { expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { compareRuns, figureOf, formatComparison, parseScenarios } from '../../scripts/bench/compare'
 
+/** Runs a bench script with `argv`: its exit code and what it wrote to stderr. */
+function runScript(name: string, ...argv: string[]) {
+  const res = Bun.spawnSync([process.execPath, join(import.meta.dir, '..', '..', 'scripts', 'bench', name), ...argv], { stdout: 'pipe', stderr: 'pipe' })
+  return { code: res.exitCode, err: res.stderr.toString().trim() }
+}
+
 const results = (dispatch: number, p99: number, webhooks?: number) => ({
   dispatch: { msgs_per_s: dispatch, p99_ms: p99, full_sync: { msgs_per_s: dispatch - 1000 } },
   ...(webhooks === undefined ? {} : { webhooks: { deliveries_per_s: webhooks } }),
@@ -53,11 +59,7 @@ test('scenarios are checked against the bench\'s own', () => {
 })
 
 test('a bad BASE or option is refused in one line, before anything is built', () => {
-  const script = join(import.meta.dir, '..', '..', 'scripts', 'bench', 'compare.ts')
-  const run = (...argv: string[]) => {
-    const res = Bun.spawnSync([process.execPath, script, ...argv], { stdout: 'pipe', stderr: 'pipe' })
-    return { code: res.exitCode, err: res.stderr.toString().trim() }
-  }
+  const run = (...argv: string[]) => runScript('compare.ts', ...argv)
   expect(run()).toEqual({ code: 2, err: 'bench:compare: give one BASE: a git revision (e.g. HEAD~3) or the path of a binary' })
   expect(run('no-such-revision-or-file')).toEqual({
     code: 2,
@@ -71,11 +73,7 @@ test('a bad BASE or option is refused in one line, before anything is built', ()
 })
 
 test('bench --binary measures a given file only, with neither --source nor --build', () => {
-  const script = join(import.meta.dir, '..', '..', 'scripts', 'bench', 'index.ts')
-  const run = (...argv: string[]) => {
-    const res = Bun.spawnSync([process.execPath, script, ...argv], { stdout: 'pipe', stderr: 'pipe' })
-    return { code: res.exitCode, err: res.stderr.toString().trim() }
-  }
+  const run = (...argv: string[]) => runScript('index.ts', ...argv)
   expect(run('--binary', '/nonexistent/omnigate')).toEqual({ code: 2, err: '--binary: /nonexistent/omnigate is not a file' })
-  expect(run('--binary', script, '--source')).toEqual({ code: 2, err: '--binary measures a given build: it goes with neither --source nor --build' })
+  expect(run('--binary', import.meta.path, '--source')).toEqual({ code: 2, err: '--binary measures a given build: it goes with neither --source nor --build' })
 })

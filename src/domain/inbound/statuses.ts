@@ -71,10 +71,11 @@ export async function withPendingStatuses(tx: Db, sent: readonly Message[]): Pro
   )
   const waiting: Message[] = []
   for (const [channelId, list] of byChannel) {
-    const rows = await all<{ id: string }>(tx, PENDING_AMONG, [channelId, JSON.stringify(list.map((m) => m.providerMessageId!.toWellFormed()))])
+    const ids = list.map((m) => m.providerMessageId!.toWellFormed())
+    const rows = await all<{ id: string }>(tx, PENDING_AMONG, [channelId, JSON.stringify(ids)])
     if (rows.length === 0) continue
-    const ids = new Set(rows.map((r) => r.id))
-    for (const m of list) if (ids.has(m.providerMessageId!.toWellFormed())) waiting.push(m)
+    const found = new Set(rows.map((r) => r.id))
+    for (const [i, m] of list.entries()) if (found.has(ids[i]!)) waiting.push(m)
   }
   return waiting
 }

@@ -177,16 +177,17 @@ export async function completeSentAttempts(tx: Db, owner: string, items: readonl
     taken.add(message.id)
     return true
   })
-  const events: NewMessageEvent[] = []
-  items.forEach(({ message, outcome, at }, i) => {
-    if (!recorded[i]) return
-    events.push(...sentEvents({ namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }, outcome))
-  })
+  const done = items.filter((_, i) => recorded[i])
+  const events = done.flatMap(({ message, outcome, at }) =>
+    sentEvents({ namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }, outcome),
+  )
   await appendEvents(tx, events, rows)
   // A provider may have reported on a message before its API answer got here.
-  const sent = items.flatMap(({ message, at }, i) => (recorded[i] ? [{ row: byId.get(message.id)!, at }] : []))
-  const waiting = new Set(await withPendingStatuses(tx, sent.map((s) => s.row)))
-  for (const { row, at } of sent) if (waiting.has(row)) await applyPendingStatuses(tx, row, at)
+  const waiting = new Set(await withPendingStatuses(tx, done.map(({ message }) => byId.get(message.id)!)))
+  for (const { message, at } of done) {
+    const row = byId.get(message.id)!
+    if (waiting.has(row)) await applyPendingStatuses(tx, row, at)
+  }
   return recorded
 }
 
