@@ -45,7 +45,7 @@ import {
   type Scenario,
   SCENARIOS,
 } from './lib'
-import { httpReference, type HttpReference, sqliteReference, type SqliteReference } from './reference'
+import { type FloorReference, floorReference, httpReference, type HttpReference, sqliteReference, type SqliteReference } from './reference'
 import { webhooks, type WebhooksSummary } from './webhooks'
 import { chooseLoadGenerator, type LoadGenerators, WRK_THREADS } from './wrk'
 import { analytics, type AnalyticsSummary } from './analytics'
@@ -244,6 +244,7 @@ let webhooksResult: WebhooksSummary | undefined
 let idleResult: IdleResult | undefined
 let sqliteRef: SqliteReference | undefined
 let httpRef: HttpReference | undefined
+let floorRef: FloorReference | undefined
 let analyticsResult: AnalyticsSummary | undefined
 
 async function step(name: string, fn: () => Promise<void> | void): Promise<void> {
@@ -290,6 +291,7 @@ try {
   if (selected.has('reference')) {
     await step('reference: bun:sqlite', () => void (sqliteRef = sqliteReference(bench)))
     await step('reference: hello-world Bun.serve', async () => void (httpRef = await httpReference(bench)))
+    await step('reference: send floor', async () => void (floorRef = await floorReference(bench)))
   }
   if (selected.has('ingest')) {
     await step('ingest', async () => void (ingestResult = await ingest(bench)))
@@ -328,13 +330,16 @@ Object.assign(results, {
   analytics: analyticsResult,
   reference: {
     http_rps: httpRef?.rps,
+    floor_rps: floorRef?.rps,
     sqlite_rows_per_s: sqliteRef?.rows_per_s,
     sqlite_rows_per_s_1000: sqliteRef?.rows_per_s_1000,
     http: httpRef,
+    floor: floorRef,
     sqlite: sqliteRef,
   },
   ratios: {
     ingest_vs_http: ratio(ingestResult?.msgs_per_s, httpRef?.rps),
+    ingest_vs_floor: ratio(ingestResult?.msgs_per_s, floorRef?.rps),
     ingest_batch_vs_sqlite: ratio(batchResult?.msgs_per_s, sqliteRef?.rows_per_s),
   },
   lost_messages: lost,
@@ -404,6 +409,9 @@ if (analyticsResult) {
 }
 if (httpRef) {
   rows.push(['ref: hello-world Bun.serve', `${fmt(httpRef.rps)} req/s`, fmt(httpRef.p50_ms, 2), fmt(httpRef.p95_ms, 2), fmt(httpRef.p99_ms, 2), fmt(httpRef.peak_rss_mb, 1), fmt(httpRef.cpu_s, 1), 'same load generator and request as ingest'])
+}
+if (floorRef) {
+  rows.push(['ref: send floor', `${fmt(floorRef.rps)} req/s`, fmt(floorRef.p50_ms, 2), fmt(floorRef.p95_ms, 2), fmt(floorRef.p99_ms, 2), fmt(floorRef.peak_rss_mb, 1), fmt(floorRef.cpu_s, 1), `a keyed send's required work alone (scripts/bench/floor.ts), same load as ingest; ingest is ${fmt(ratio(ingestResult?.msgs_per_s, floorRef.rps), 2)} of it; lost ${floorRef.lost_messages}`])
 }
 if (sqliteRef) {
   rows.push(['ref: raw bun:sqlite', `${fmt(sqliteRef.rows_per_s)} rows/s`, '–', '–', '–', '–', '–', `100-row transactions (1,000-row: ${fmt(sqliteRef.rows_per_s_1000)})`])

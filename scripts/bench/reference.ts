@@ -8,12 +8,15 @@
  * - `http_rps` (the HTTP ceiling): a hello-world `Bun.serve` (scripts/bench/hello.ts, its own
  *   process) under the same load generator, connections and request (method, headers, body,
  *   Idempotency-Key) as `ingest`.
+ * - `floor_rps` (the send floor): scripts/bench/floor.ts, its own process, doing only the work a
+ *   keyed single send cannot do without (parse, the real schema's validation, the request hash,
+ *   the idempotency record and the message row in a group commit), under the same load as
+ *   `ingest`. Its database must then hold exactly as many messages as it answered 202.
  */
-import { Database } from 'bun:sqlite'
 import { join } from 'node:path'
-import { migrations } from '../../migrations/index'
 import { ingestBody, ingestPath } from './ingest'
 import {
+  API_KEY,
   authHeaders,
   BENCH_DIR,
   type BenchOptions,
@@ -22,12 +25,15 @@ import {
   log,
   makeTempDir,
   median,
+  openReadonly,
   round,
   runLoad,
   sampleUsage,
+  scalar,
   spawnChild,
   stopChild,
 } from './lib'
+import { type SchemaDatabase, schemaDatabase } from './schema-db'
 
 export interface SqliteReference {
   rows_per_s: number
@@ -47,32 +53,8 @@ export interface HttpReference {
 }
 
 /** A temp database with the real schema and the namespace and channel a message row points to. */
-function schemaDb(synchronous: 'NORMAL' | 'FULL'): { db: Database; namespaceId: string; channelId: string } {
-  const dir = makeTempDir('sqlite-ref')
-  const db = new Database(join(dir, 'ref.db'), { create: true, readwrite: true })
-  db.run('PRAGMA journal_mode = WAL')
-  db.run(`PRAGMA synchronous = ${synchronous}`)
-  db.run('PRAGMA foreign_keys = OFF')
-  db.transaction(() => {
-    for (const m of migrations) {
-      for (const statement of m.sql.split('--> statement-breakpoint')) if (statement.trim()) db.run(statement)
-    }
-  })()
-  db.run('PRAGMA foreign_keys = ON')
-  const at = Date.now()
-  const namespaceId = `ns_${Bun.randomUUIDv7().replaceAll('-', '')}`
-  const channelId = `ch_${Bun.randomUUIDv7().replaceAll('-', '')}`
-  db.run('INSERT INTO namespaces (id, slug, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [namespaceId, 'ref', 'ref', at, at])
-  db.run('INSERT INTO channels (id, namespace_id, name, type, config_enc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
-    channelId,
-    namespaceId,
-    'sandbox',
-    'sandbox',
-    'x',
-    at,
-    at,
-  ])
-  return { db, namespaceId, channelId }
+function schemaDb(synchronous: 'NORMAL' | 'FULL'): SchemaDatabase {
+  return schemaDatabase(join(makeTempDir('sqlite-ref'), 'ref.db'), synchronous)
 }
 
 /** Inserts message rows for `seconds`, `perTx` per transaction; rows/s. */
@@ -139,12 +121,53 @@ export function sqliteReference(bench: BenchOptions, synchronous: 'NORMAL' | 'FU
   return result
 }
 
-export async function httpReference(bench: BenchOptions): Promise<HttpReference> {
+/** The send floor: as `HttpReference`, plus what its database holds against its 202s. */
+export interface FloorReference extends HttpReference {
+  /** 202s the floor answered that its database does not hold (must be 0). */
+  lost_messages: number
+}
+
+export function httpReference(bench: BenchOptions): Promise<HttpReference> {
+  return serverReference(bench, 'hello-world Bun.serve', 'hello', () => ({ cmd: [process.execPath, join(BENCH_DIR, 'hello.ts')] }))
+}
+
+export async function floorReference(bench: BenchOptions): Promise<FloorReference> {
+  let lost = 0
+  const result = await serverReference(bench, 'send floor', 'floor', () => {
+    const dbPath = join(makeTempDir('floor'), 'floor.db')
+    return {
+      cmd: [process.execPath, join(BENCH_DIR, 'floor.ts'), dbPath, 'NORMAL'],
+      env: { OMNIGATE_BENCH_KEY: API_KEY },
+      // After the floor has closed its database: it must hold every message it answered 202.
+      check: (accepted: number) => {
+        const db = openReadonly(dbPath)
+        try {
+          const held = scalar(db, 'SELECT count(*) FROM messages')
+          if (held !== accepted) log(`reference: WARNING the send floor answered ${accepted} × 202 but holds ${held} messages`)
+          lost += Math.max(0, accepted - held)
+        } finally {
+          db.close()
+        }
+      },
+    }
+  })
+  return { ...result, lost_messages: lost }
+}
+
+/** A server in its own process under `ingest`'s load, `bench.runs` times; median req/s (202s only). */
+async function serverReference(
+  bench: BenchOptions,
+  label: string,
+  name: string,
+  start: () => { cmd: string[]; env?: Record<string, string>; check?: (accepted: number) => void },
+): Promise<HttpReference> {
   const runs: HttpReference['runs'] = []
   let peak = 0
   const cpu: number[] = []
   for (let i = 0; i < bench.runs; i++) {
-    const child = spawnChild('hello', [process.execPath, join(BENCH_DIR, 'hello.ts')], { pipeStdout: true })
+    const { cmd, env, check } = start()
+    const child = spawnChild(name, cmd, { pipeStdout: true, env })
+    let accepted = 0
     try {
       const port = Number(JSON.parse(await firstLine(child.stdout!)).port)
       const sampler = sampleUsage(child.pid)
@@ -157,16 +180,18 @@ export async function httpReference(bench: BenchOptions): Promise<HttpReference>
         connections: bench.connections,
         durationMs: bench.durationS * 1000,
         warmupMs: bench.warmupS * 1000,
-        idempotencyPrefix: bench.idempotencyKey ? `hello-${i}-` : undefined,
+        idempotencyPrefix: bench.idempotencyKey ? `${name}-${i}-` : undefined,
       })
       const usage = sampler.stop()
       peak = Math.max(peak, usage.peakRssMb)
       cpu.push(usage.cpuS)
+      accepted = load.total.status['202'] ?? 0
       runs.push({ rps: round(load.measured.ok_rps), latency_ms: load.measured.latency_ms, status: load.total.status })
-      log(`reference: hello-world Bun.serve run ${i + 1}: ${round(load.measured.ok_rps)} req/s, p99 ${load.measured.latency_ms.p99.toFixed(2)} ms`)
+      log(`reference: ${label} run ${i + 1}: ${round(load.measured.ok_rps)} req/s, p99 ${load.measured.latency_ms.p99.toFixed(2)} ms`)
     } finally {
       await stopChild(child, 2000)
     }
+    check?.(accepted)
   }
   return {
     rps: round(median(runs.map((r) => r.rps))),

@@ -35,7 +35,7 @@ function cacheStatements(db: Database): void {
   }) as Database['prepare']
 }
 
-const DEFAULT_CACHE_MB = 32
+export const DEFAULT_CACHE_MB = 32
 const checkpointers = new WeakMap<Store, () => { thread: Checkpointer | null; failed: boolean }>()
 
 /** The store's checkpoint thread, once started (tests). */
