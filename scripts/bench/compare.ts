@@ -28,6 +28,7 @@ export const FIGURES: { label: string; path: string; unit: string; higherIsBette
   { label: 'dispatch hand-off p99', path: 'dispatch.p99_ms', unit: 'ms', higherIsBetter: false },
   { label: 'dispatch, FULL', path: 'dispatch.full_sync.msgs_per_s', unit: 'msg/s', higherIsBetter: true },
   { label: 'webhooks', path: 'webhooks.deliveries_per_s', unit: 'deliv/s', higherIsBetter: true },
+  { label: 'webhooks, pipeline', path: 'webhooks.pipeline_per_s', unit: 'deliv/s', higherIsBetter: true },
   { label: 'webhooks p99', path: 'webhooks.p99_ms', unit: 'ms', higherIsBetter: false },
   { label: 'idle RSS', path: 'idle.rss_mb', unit: 'MiB', higherIsBetter: false },
   { label: 'start-up', path: 'idle.startup_ms', unit: 'ms', higherIsBetter: false },

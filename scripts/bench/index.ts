@@ -399,7 +399,10 @@ for (const [label, d] of [['dispatch', dispatchResult], ['dispatch, FULL', dispa
 }
 if (webhooksResult) {
   const w = webhooksResult
-  rows.push(['webhooks', `${fmt(w.deliveries_per_s)} deliv/s`, fmt(w.p50_ms, 1), fmt(w.p95_ms, 1), fmt(w.p99_ms, 1), fmt(w.peak_rss_mb, 1), cpuCell(w), `${fmt(w.messages)} msgs × 3 events; deliverer ${fmt(w.deliverer_per_s)}/s; latency at 3k deliv/s event→subscriber${w.complete ? '' : '; INCOMPLETE at the deadline'}; not succeeded ${w.not_succeeded}${w.latency_missing ? `; ${w.latency_missing} not arrived in the latency phase` : ''}`])
+  const drain = w.drains
+  const drainCpu = drain.length ? { cpu_s: median(drain.map((d) => d.cpu_s)), cpu_cores: median(drain.map((d) => d.cpu_cores)) } : undefined
+  rows.push(['webhooks', `${fmt(w.deliveries_per_s)} deliv/s`, '–', '–', '–', fmt(Math.max(...drain.map((d) => d.peak_rss_mb)), 1), cpuCell(drainCpu), `backlog drain: ${fmt(w.drain_backlog)} due deliveries to one endpoint, delivered by a fresh start${drain.every((d) => d.complete) ? '' : '; INCOMPLETE at the deadline'}`])
+  rows.push(['webhooks, pipeline', `${fmt(w.pipeline_per_s)} deliv/s`, fmt(w.p50_ms, 1), fmt(w.p95_ms, 1), fmt(w.p99_ms, 1), fmt(w.peak_rss_mb, 1), cpuCell(w), `${fmt(w.messages)} msgs × 3 events accepted, dispatched and delivered together; deliverer ${fmt(w.deliverer_per_s)}/s; latency at 3k deliv/s event→subscriber${w.runs.every((r) => r.complete) ? '' : '; INCOMPLETE at the deadline'}; not succeeded ${w.not_succeeded}${w.latency_missing ? `; ${w.latency_missing} not arrived in the latency phase` : ''}`])
 }
 if (idleResult) {
   rows.push(['idle', `${fmt(idleResult.rss_mb, 1)} MiB RSS`, '–', '–', '–', fmt(idleResult.peak_rss_mb, 1), `${fmt(idleResult.cpu_s_while_idle, 2)}`, `start-up ${fmt(idleResult.startup_ms)} ms (fresh db ${fmt(idleResult.startup_fresh_ms)} ms); RSS ${fmt(idleResult.rss_after_start_mb, 1)} → ${fmt(idleResult.rss_mb, 1)} over ${fmt(idleResult.idle_seconds)} s`])

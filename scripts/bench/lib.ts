@@ -85,9 +85,10 @@ export function makeTempDir(prefix: string): string {
   return dir
 }
 
+/** The logs' temp directory; made again after `cleanupAll` removed it (tests call it between files). */
 const logDir = (() => {
   let dir: string | null = null
-  return () => (dir ??= makeTempDir('logs'))
+  return () => (dir !== null && tempDirs.has(dir) ? dir : (dir = makeTempDir('logs')))
 })()
 
 /** Writes `content` to a new file of mode 0600 in the bench's temp directory (for what holds the API key); returns its path. */
