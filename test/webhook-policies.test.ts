@@ -3,6 +3,7 @@ import { afterEach, beforeEach, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { recordInbound } from '../src/domain/inbound'
 import { getChannel } from '../src/domain/channels'
+import { claimSize } from '../src/engine/webhook-deliverer'
 import { webhooks } from '../src/store/schema'
 import { startWebhookReceiver } from './fakes/webhook-receiver'
 import { eventually, startTestGateway, type TestGateway } from './helpers/gateway'
@@ -68,4 +69,34 @@ test('a hanging endpoint does not hold up the others', async () => {
   await eventually(async () => healthy.received.length === 6)
   // At most per_endpoint_concurrency requests are held open by the hanging one.
   expect(hanging.received.length).toBeLessThanOrEqual(2)
+})
+
+test('an endpoint is filled by claims of half its concurrency, the second taken at once', async () => {
+  // Half-size claims (claimSize) make an endpoint's deliveries two groups that take turns. The
+  // second claim must follow the first without waiting for a poll: the poll here is 10 s.
+  const busy = await startTestGateway({ webhooks: { per_endpoint_concurrency: 8 } })
+  const hanging = receiver(() => new Promise<Response>(() => {}))
+  try {
+    const tenant = await busy.tenant('acme')
+    await busy.channel(tenant.namespaceId, 'sandbox')
+    const hook = await busy.call('POST', '/v1/namespaces/acme/webhooks', tenant.key, { url: hanging.url, event_types: ['message.queued'] })
+    expect(hook.status).toBe(201)
+    const accepted = await busy.call('POST', '/v1/namespaces/acme/messages/batch', tenant.key, {
+      messages: Array.from({ length: 20 }, (_, i) => ({ channel: 'sandbox', to: `u${i}@example.com`, content: { text: 'hi' } })),
+    })
+    expect(accepted.status).toBe(202)
+    await busy.startEngine({ poll_interval_ms: 10_000 })
+    await eventually(async () => hanging.received.length === 8, 3000)
+    await Bun.sleep(100)
+    expect(hanging.received).toHaveLength(8)
+  } finally {
+    await busy.close()
+  }
+})
+
+test('a claim takes at most half of an endpoint’s concurrency', () => {
+  expect(claimSize(100, 64)).toBe(32)
+  expect(claimSize(100, 101)).toBe(51)
+  expect(claimSize(10, 64)).toBe(10)
+  expect(claimSize(100, 1)).toBe(1)
 })
