@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { recordInbound } from '../src/domain/inbound'
 import { getChannel } from '../src/domain/channels'
-import { claimSize } from '../src/engine/webhook-deliverer'
+import { claimDueDeliveries, endpointShare } from '../src/domain/webhooks/work'
 import { webhooks } from '../src/store/schema'
 import { startWebhookReceiver } from './fakes/webhook-receiver'
 import { eventually, startTestGateway, type TestGateway } from './helpers/gateway'
@@ -71,9 +71,8 @@ test('a hanging endpoint does not hold up the others', async () => {
   expect(hanging.received.length).toBeLessThanOrEqual(2)
 })
 
-test('an endpoint is filled by claims of half its concurrency, the second taken at once', async () => {
-  // Half-size claims (claimSize) make an endpoint's deliveries two groups that take turns. The
-  // second claim must follow the first without waiting for a poll: the poll here is 10 s.
+test('a claim takes half an endpoint\'s concurrency and says so; the second half follows at once', async () => {
+  // The poll here is 10 s: the second claim must come from `more`, not from a poll.
   const busy = await startTestGateway({ webhooks: { per_endpoint_concurrency: 8 } })
   const hanging = receiver(() => new Promise<Response>(() => {}))
   try {
@@ -94,9 +93,29 @@ test('an endpoint is filled by claims of half its concurrency, the second taken 
   }
 })
 
-test('a claim takes at most half of an endpoint’s concurrency', () => {
-  expect(claimSize(100, 64)).toBe(32)
-  expect(claimSize(100, 101)).toBe(51)
-  expect(claimSize(10, 64)).toBe(10)
-  expect(claimSize(100, 1)).toBe(1)
+test('claims: half the cap per endpoint and claim, every endpoint served in one claim, a cap of 1 or 2 whole', async () => {
+  const hooks = await Promise.all([0, 1, 2].map(() => subscribe({ url: 'http://127.0.0.1:9/hook', event_types: ['message.queued'] })))
+  for (let i = 0; i < 20; i++) expect((await send()).status).toBe(202)
+  const claim = (perEndpoint: number, limit = 100) => claimDueDeliveries(gw.deps.store, 'test', { limit, perEndpoint, leaseMs: 60_000 }, Date.now())
+  const perHook = (d: { webhookId: string }[]) => hooks.map((h) => d.filter((x) => x.webhookId === h.id).length)
+
+  // Cap 8: 4 of each endpoint, and more to take at once; then the other 4; then the cap is full.
+  const first = await claim(8)
+  expect(perHook(first.deliveries)).toEqual([4, 4, 4])
+  expect(first.more).toBe(true)
+  const second = await claim(8)
+  expect(perHook(second.deliveries)).toEqual([4, 4, 4])
+  expect(second.more).toBe(false)
+  expect((await claim(8)).deliveries).toHaveLength(0)
+  // Cap 10 (2 more each): what is left of the cap, not another half, and nothing more to take.
+  const third = await claim(10)
+  expect(perHook(third.deliveries)).toEqual([2, 2, 2])
+  expect(third.more).toBe(false)
+  // The claim's own limit still bounds the total, endpoint by endpoint (the loop sees a full
+  // claim and claims again by itself: not `more`).
+  const fourth = await claim(20, 7)
+  expect(perHook(fourth.deliveries).sort((a, b) => a - b)).toEqual([0, 0, 7])
+  expect(fourth.more).toBe(false)
+  // A cap of 1 or 2 is taken whole: halving it would only add a claim.
+  expect([1, 2, 3, 64, 100].map((cap) => endpointShare(cap))).toEqual([1, 2, 2, 32, 50])
 })

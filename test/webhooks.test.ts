@@ -238,7 +238,7 @@ describe('retries and failures', () => {
     const hook = await subscribe(acme.key, 'acme', { url: r.url, event_types: ['message.queued'] })
     await sendHello()
     const claimed = await claimDueDeliveries(gw.deps.store, 'crashed', { limit: 10, perEndpoint: 4, leaseMs: 300 }, Date.now())
-    expect(claimed).toHaveLength(1)
+    expect(claimed.deliveries).toHaveLength(1)
     await gw.startEngine()
     await eventually(async () => (await deliveries(hook.id))[0]?.status === 'succeeded')
     expect(r.received).toHaveLength(1)

@@ -2,8 +2,8 @@
  * The send floor: the work a keyed single send cannot do without, and nothing else, in its own
  * process, so the `ingest` figure can be read against what this machine allows for it.
  *
- * Per request: the bearer key compared with the one key (a map look-up: the gateway's key cache
- * on a hit), the body read and `JSON.parse`d, the gateway's own `sendMessageSchema`, the SHA-256
+ * Per request: the bearer key's SHA-256 looked up in a map (what the gateway's key cache does on
+ * a hit) and its expiry checked, the body read and `JSON.parse`d, the gateway's own `sendMessageSchema`, the SHA-256
  * of the validated body (the idempotency request hash), an id and timestamps, the answer's JSON.
  * Per group commit (flushed on `setImmediate`, as the gateway's write queue): `BEGIN IMMEDIATE`,
  * then per request a savepoint, the idempotency record and the message row into the project's
@@ -43,7 +43,9 @@ const claimKey = db.prepare(
   'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, 202, ?, ?) ' +
     'ON CONFLICT (namespace_id, key) DO NOTHING',
 )
-const principals = new Map([[key, { namespaceId, applicationId: `app_${Bun.randomUUIDv7().replaceAll('-', '')}` }]])
+// Found as the gateway's key cache finds a key: by the SHA-256 of the secret, never the secret.
+const hashOf = (secret: string) => new Bun.CryptoHasher('sha256').update(secret).digest('base64')
+const principals = new Map([[hashOf(key), { namespaceId, applicationId: `app_${Bun.randomUUIDv7().replaceAll('-', '')}`, expiresAt: null as number | null }]])
 
 interface Accepted {
   row: Record<string, string | number | null>
@@ -80,11 +82,11 @@ function flush(): void {
       }
     }
     db.run('COMMIT')
-    checkpointer.committed()
   } catch {
     if (db.inTransaction) db.run('ROLLBACK')
     outcomes.length = 0
   }
+  if (outcomes.length > 0) checkpointer.committed()
   batch.forEach(({ done }, i) => done(outcomes[i] ?? 'failed'))
 }
 
@@ -104,8 +106,8 @@ const json = (status: number, body: string) => new Response(body, { status, head
 async function send(request: Request): Promise<Response> {
   if (request.method !== 'POST') return json(405, '{"error":"method"}')
   const bearer = BEARER.exec(request.headers.get('authorization') ?? '')
-  const principal = bearer ? principals.get(bearer[1]!) : undefined
-  if (!principal) return json(401, '{"error":"unauthorized"}')
+  const principal = bearer ? principals.get(hashOf(bearer[1]!)) : undefined
+  if (!principal || (principal.expiresAt !== null && principal.expiresAt <= Date.now())) return json(401, '{"error":"unauthorized"}')
   let body: unknown
   try {
     body = JSON.parse(await request.text())

@@ -15,7 +15,6 @@
  *
  * After a graceful stop, the database must show every delivery of both phases `succeeded`.
  */
-import { join } from 'node:path'
 import {
   api,
   awaitArrivals,
@@ -156,7 +155,7 @@ export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, in
     const latency = complete && opts.latencySeconds > 0 ? await latencyPhase(gw, subscriber, opts) : null
 
     await gw.stop()
-    const dbStatus = statusCounts(gw.dir)
+    const dbStatus = statusCounts(gw.dbPath)
     const expectedDeliveries = expected + (latency?.expected_deliveries ?? 0)
     const run: WebhooksRun = {
       messages,
@@ -223,7 +222,7 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
       await builder.stop()
     }
     const buildSeconds = (performance.now() - t0) / 1000
-    const backlog = countWhere(dir, "status = 'pending'")
+    const backlog = countWhere(builder.dbPath, "status = 'pending'")
     log(`${label}: ${backlog} of ${expected} deliveries pending after ${buildSeconds.toFixed(1)} s; restarting with the default settings`)
     await subscriber.reset()
 
@@ -253,7 +252,7 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
       peak_rss_mb: round(usage.peakRssMb, 1),
       cpu_s: round(usage.cpuS, 2),
       cpu_cores: round(usage.cores, 2),
-      db_status: statusCounts(dir),
+      db_status: statusCounts(gw.dbPath),
       expected_deliveries: expected,
     }
     log(`${label}: ${run.delivered}/${backlog} in ${run.seconds} s = ${run.deliveries_per_s}/s; database after: ${JSON.stringify(run.db_status)}`)
@@ -267,10 +266,8 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
   }
 }
 
-const dbPathIn = (dir: string) => join(dir, 'data', 'omnigate.db')
-
-function countWhere(dir: string, where: string): number {
-  const db = openReadonly(dbPathIn(dir))
+function countWhere(dbPath: string, where: string): number {
+  const db = openReadonly(dbPath)
   try {
     return scalar(db, `SELECT count(*) FROM webhook_deliveries WHERE ${where}`)
   } finally {
@@ -278,8 +275,8 @@ function countWhere(dir: string, where: string): number {
   }
 }
 
-function statusCounts(dir: string): Record<string, number> {
-  const db = openReadonly(dbPathIn(dir))
+function statusCounts(dbPath: string): Record<string, number> {
+  const db = openReadonly(dbPath)
   try {
     const rows = db.query('SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status').all() as { status: string; n: number }[]
     return Object.fromEntries(rows.map((r) => [r.status, r.n]))

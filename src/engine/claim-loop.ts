@@ -6,13 +6,19 @@
  */
 import type { Logger } from '../lib/log'
 
+/** What a claim took; `more`: it stopped short of its limit on purpose, so claim again at once. */
+export interface Claimed<T> {
+  items: T[]
+  more: boolean
+}
+
 export interface ClaimLoopOptions<T extends { id: string }> {
   name: string
   concurrency: number
   batchSize: number
   pollIntervalMs: number
   shutdownTimeoutMs: number
-  claim(limit: number): Promise<T[]>
+  claim(limit: number): Promise<T[] | Claimed<T>>
   /** Handles one claimed item; `signal` aborts when the loop stops before it finished. */
   process(item: T, signal: AbortSignal): Promise<void>
   /** Gives an unfinished item back (its lease cleared, due at once). */
@@ -101,14 +107,15 @@ export class ClaimLoop<T extends { id: string }> {
       try {
         const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
         if (capacity <= 0) return
-        const claimed = await this.opts.claim(capacity)
+        const result = await this.opts.claim(capacity)
+        const claimed = Array.isArray(result) ? result : result.items
         if (!this.running) {
           // Stopped while claiming: hand the claimed items straight back.
           for (const item of claimed) await this.opts.release(item)
           return
         }
         for (const item of claimed) this.track(item)
-        claimedFull = claimed.length === capacity
+        claimedFull = claimed.length === capacity || (!Array.isArray(result) && result.more)
       } catch (error) {
         this.log.error(`${this.opts.name} claim failed`, { error: String(error) })
       }

@@ -36,19 +36,6 @@ const RESPONSE_SNIPPET_CHARS = 512
 /** A Retry-After beyond this is treated as this: a day. */
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000
 
-/**
- * How many deliveries one claim takes: the batch size, but at most half an endpoint's
- * concurrency. An endpoint's deliveries in flight answer at about the same time and their
- * completions share a commit, so their slots free together; a claim of the whole cap made one
- * group that went round claim → POST → completion with the event loop idle while the group
- * waited on the receiver. Two half-size claims make two groups that take turns: one is on the
- * wire while the other's completions are written (one endpoint, local receiver, in-process:
- * 9.3–10.2k → 11.5–12.2k deliveries/s at 64 per endpoint; docs/performance.md).
- */
-export function claimSize(batchSize: number, perEndpointConcurrency: number): number {
-  return Math.max(1, Math.min(batchSize, Math.ceil(perEndpointConcurrency / 2)))
-}
-
 export class WebhookDeliverer {
   readonly owner = `${hostname()}:${process.pid}:wh:${Math.random().toString(36).slice(2, 8)}`
   private readonly loop: ClaimLoop<Delivery>
@@ -68,16 +55,18 @@ export class WebhookDeliverer {
       {
         name: 'webhook deliverer',
         concurrency: opts.concurrency,
-        batchSize: claimSize(opts.batchSize, opts.perEndpointConcurrency),
+        batchSize: opts.batchSize,
         pollIntervalMs: opts.pollIntervalMs,
         shutdownTimeoutMs: opts.shutdownTimeoutMs,
-        claim: (limit) =>
-          claimDueDeliveries(
+        claim: async (limit) => {
+          const { deliveries, more } = await claimDueDeliveries(
             deps.store,
             this.owner,
             { limit, perEndpoint: opts.perEndpointConcurrency, leaseMs: this.leaseMs },
             Date.now(),
-          ),
+          )
+          return { items: deliveries, more }
+        },
         process: (delivery, signal) => this.deliverSafely(delivery, signal),
         release: (delivery) => completeDelivery(deps.store, this.owner, delivery, null, { kind: 'released' }, Date.now()).then(() => {}),
       },
