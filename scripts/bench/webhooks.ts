@@ -30,6 +30,7 @@ import {
   scalar,
   sendBatches,
   type Sink,
+  type SinkStats,
   startGateway,
   startSink,
   steadySends,
@@ -136,21 +137,10 @@ export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, in
     const sampler = sampleUsage(gw.pid)
     const t0 = wallNow()
     await sendBatches(gw, 'sandbox', messages, 100, 4)
-    const complete = await waitFor(
-      'webhook deliveries',
-      async () => {
-        const s = await subscriber.stats()
-        return { done: s.unique >= expected, progress: s.unique }
-      },
-      { everyMs: 50, stallMs: 30_000, deadlineMs: opts.deadlineS * 1000 },
-    )
+    const { complete, stats } = await arrivals(subscriber, 'webhook deliveries', expected, opts.deadlineS)
     const usage = sampler.stop()
-    const stats = await subscriber.stats()
     const seconds = ((stats.last_ms ?? wallNow()) - t0) / 1000
-    log(
-      `webhooks run ${index + 1}: ${stats.unique}/${expected} deliveries in ${seconds.toFixed(2)} s = ${round(stats.unique / seconds)}/s ` +
-        `(deliverer ${stats.first_ms === null ? 0 : round(stats.unique / Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001))}/s)`,
-    )
+    log(`webhooks run ${index + 1}: ${stats.unique}/${expected} deliveries in ${seconds.toFixed(2)} s = ${round(stats.unique / seconds)}/s (deliverer ${arrivalRate(stats)}/s)`)
 
     const latency = complete && opts.latencySeconds > 0 ? await latencyPhase(gw, subscriber, opts) : null
 
@@ -163,7 +153,7 @@ export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, in
       complete,
       // Incomplete (deadline): the rate over what had arrived by then.
       deliveries_per_s: round(stats.unique / seconds),
-      deliverer_per_s: stats.first_ms === null ? 0 : round(stats.unique / Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001)),
+      deliverer_per_s: arrivalRate(stats),
       seconds: round(seconds, 3),
       by_type: stats.by_type,
       db_status: dbStatus,
@@ -229,16 +219,8 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
     // 2. The drain.
     gw = await startGateway(bench, { dir, name: label, engine: true })
     const sampler = sampleUsage(gw.pid)
-    const complete = await waitFor(
-      `${label} drain`,
-      async () => {
-        const s = await subscriber.stats()
-        return { done: s.unique >= backlog, progress: s.unique }
-      },
-      { everyMs: 50, stallMs: 30_000, deadlineMs: opts.deadlineS * 1000 },
-    )
+    const { complete, stats } = await arrivals(subscriber, `${label} drain`, backlog, opts.deadlineS)
     const usage = sampler.stop()
-    const stats = await subscriber.stats()
     await gw.stop()
     const seconds = stats.first_ms === null ? 0 : Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001)
     const run: WebhooksDrainRun = {
@@ -246,7 +228,7 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
       backlog,
       delivered: stats.unique,
       complete,
-      deliveries_per_s: seconds === 0 ? 0 : round(stats.unique / seconds),
+      deliveries_per_s: arrivalRate(stats),
       seconds: round(seconds, 3),
       build_seconds: round(buildSeconds, 1),
       peak_rss_mb: round(usage.peakRssMb, 1),
@@ -265,6 +247,22 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
     await subscriber.stop()
   }
 }
+
+/** Waits until the subscriber holds `expected` distinct deliveries, or the deadline passes. */
+async function arrivals(subscriber: Sink, what: string, expected: number, deadlineS: number): Promise<{ complete: boolean; stats: SinkStats }> {
+  const complete = await waitFor(
+    what,
+    async () => {
+      const s = await subscriber.stats()
+      return { done: s.unique >= expected, progress: s.unique }
+    },
+    { everyMs: 50, stallMs: 30_000, deadlineMs: deadlineS * 1000 },
+  )
+  return { complete, stats: await subscriber.stats() }
+}
+
+/** Distinct deliveries / (last − first arrival) at the subscriber. */
+const arrivalRate = (stats: SinkStats) => (stats.first_ms === null ? 0 : round(stats.unique / Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001)))
 
 function countWhere(dbPath: string, where: string): number {
   const db = openReadonly(dbPath)
