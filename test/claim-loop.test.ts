@@ -20,7 +20,7 @@ function loop(opts: { poll?: number; claimMs?: number; items?: () => { id: strin
       claim: async () => {
         counts.claims++
         if (opts.claimMs) await Bun.sleep(opts.claimMs)
-        return opts.items?.() ?? []
+        return { items: opts.items?.() ?? [] }
       },
       process: async () => {
         if (opts.processMs) await Bun.sleep(opts.processMs)

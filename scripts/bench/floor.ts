@@ -32,13 +32,11 @@ if (!path || !key || (synchronous !== 'NORMAL' && synchronous !== 'FULL')) {
   process.exit(2)
 }
 
-const { db, namespaceId, channelId } = schemaDatabase(path, synchronous)
+const { db, namespaceId, channelId, insertMessage } = schemaDatabase(path, synchronous)
 // The gateway's settings: its page cache, and WAL checkpoints on a thread of their own.
 db.run(`PRAGMA cache_size = ${-Math.round(DEFAULT_CACHE_MB * 1024)}`)
 db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
 const checkpointer = new Checkpointer(path, 5000)
-const columns = (db.query('PRAGMA table_info(messages)').all() as { name: string }[]).map((c) => c.name)
-const insertMessage = db.prepare(`INSERT INTO messages (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
 const claimKey = db.prepare(
   'INSERT INTO idempotency_keys (namespace_id, key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, 202, ?, ?) ' +
     'ON CONFLICT (namespace_id, key) DO NOTHING',
@@ -62,6 +60,7 @@ function flush(): void {
   scheduled = false
   const batch = queue
   queue = []
+  if (batch.length === 0) return
   const outcomes: Outcome[] = []
   try {
     db.run('BEGIN IMMEDIATE')
@@ -71,7 +70,7 @@ function flush(): void {
         if (item.key !== null && claimKey.run(namespaceId, item.key, item.hash, item.answer, item.row.created_at!).changes === 0) {
           outcomes.push('repeated')
         } else {
-          insertMessage.run(...columns.map((c) => item.row[c] ?? null))
+          insertMessage(item.row)
           outcomes.push('accepted')
         }
         db.run('RELEASE floor')

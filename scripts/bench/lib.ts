@@ -759,16 +759,24 @@ export function steadySends(gw: Pick<Gateway, 'url'>, channel: string, rate: num
 }
 
 /** Waits for `expected` distinct arrivals at `sink`; a stall or the deadline is logged, and the caller reports what arrived. */
+/**
+ * Waits until the sink holds `expected` distinct ids: true, or false when the deadline passed
+ * first; throws when nothing arrives for `stallMs`.
+ */
+export function arrived(sink: Pick<Sink, 'stats'>, what: string, expected: number, opts: { deadlineMs: number; everyMs?: number; stallMs?: number }): Promise<boolean> {
+  return waitFor(
+    what,
+    async () => {
+      const stats = await sink.stats()
+      return { done: stats.unique >= expected, progress: stats.unique }
+    },
+    { everyMs: opts.everyMs ?? 100, stallMs: opts.stallMs ?? 30_000, deadlineMs: opts.deadlineMs },
+  )
+}
+
 export async function awaitArrivals(sink: Pick<Sink, 'stats'>, what: string, expected: number, deadlineMs: number): Promise<void> {
   try {
-    await waitFor(
-      what,
-      async () => {
-        const stats = await sink.stats()
-        return { done: stats.unique >= expected, progress: stats.unique }
-      },
-      { everyMs: 100, stallMs: 10_000, deadlineMs },
-    )
+    await arrived(sink, what, expected, { deadlineMs, stallMs: 10_000 })
   } catch (error) {
     log((error as Error).message)
   }

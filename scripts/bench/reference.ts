@@ -60,10 +60,7 @@ function schemaDb(synchronous: 'NORMAL' | 'FULL'): SchemaDatabase {
 
 /** Inserts message rows for `seconds`, `perTx` per transaction; rows/s. */
 function insertRate(synchronous: 'NORMAL' | 'FULL', perTx: number, seconds: number): number {
-  const { db, namespaceId, channelId } = schemaDb(synchronous)
-  // Every column of messages, as drizzle's insert lists them, whatever later migrations add.
-  const columns = (db.query('PRAGMA table_info(messages)').all() as { name: string }[]).map((c) => c.name)
-  const insert = db.prepare(`INSERT INTO messages (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+  const { db, namespaceId, channelId, insertMessage } = schemaDb(synchronous)
   const content = { text: 'Benchmark message 1: your one-time code is 100001.' }
   const metadata = { bench: 'omnigate', n: '1' }
   let i = 0
@@ -92,10 +89,7 @@ function insertRate(synchronous: 'NORMAL' | 'FULL', perTx: number, seconds: numb
     updated_at: at,
   })
   const batch = db.transaction((at: number) => {
-    for (let k = 0; k < perTx; k++) {
-      const r = row(at)
-      insert.run(...columns.map((c) => r[c] ?? null))
-    }
+    for (let k = 0; k < perTx; k++) insertMessage(row(at))
   })
   const t0 = performance.now()
   const end = t0 + seconds * 1000

@@ -10,6 +10,8 @@ export interface SchemaDatabase {
   db: Database
   namespaceId: string
   channelId: string
+  /** Inserts a message row given by column name; every column of `messages` is bound, absent ones as NULL. */
+  insertMessage(row: Record<string, string | number | null>): void
 }
 
 export function schemaDatabase(path: string, synchronous: 'NORMAL' | 'FULL'): SchemaDatabase {
@@ -36,5 +38,9 @@ export function schemaDatabase(path: string, synchronous: 'NORMAL' | 'FULL'): Sc
     at,
     at,
   ])
-  return { db, namespaceId, channelId }
+  // Every column of messages, as drizzle's insert lists them, whatever later migrations add.
+  const columns = (db.query('PRAGMA table_info(messages)').all() as { name: string }[]).map((c) => c.name)
+  const insert = db.prepare(`INSERT INTO messages (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+  const insertMessage = (row: Record<string, string | number | null>) => void insert.run(...columns.map((c) => row[c] ?? null))
+  return { db, namespaceId, channelId, insertMessage }
 }

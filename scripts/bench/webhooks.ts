@@ -17,6 +17,7 @@
  */
 import {
   api,
+  arrived,
   awaitArrivals,
   type BenchOptions,
   type Gateway,
@@ -137,8 +138,9 @@ export async function webhooksRun(bench: BenchOptions, opts: WebhooksOptions, in
     const sampler = sampleUsage(gw.pid)
     const t0 = wallNow()
     await sendBatches(gw, 'sandbox', messages, 100, 4)
-    const { complete, stats } = await arrivals(subscriber, 'webhook deliveries', expected, opts.deadlineS)
+    const complete = await arrived(subscriber, 'webhook deliveries', expected, { deadlineMs: opts.deadlineS * 1000, everyMs: 50 })
     const usage = sampler.stop()
+    const stats = await subscriber.stats()
     const seconds = ((stats.last_ms ?? wallNow()) - t0) / 1000
     log(`webhooks run ${index + 1}: ${stats.unique}/${expected} deliveries in ${seconds.toFixed(2)} s = ${round(stats.unique / seconds)}/s (deliverer ${arrivalRate(stats)}/s)`)
 
@@ -212,24 +214,24 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
       await builder.stop()
     }
     const buildSeconds = (performance.now() - t0) / 1000
-    const backlog = countWhere(builder.dbPath, "status = 'pending'")
+    const backlog = statusCounts(builder.dbPath).pending ?? 0
     log(`${label}: ${backlog} of ${expected} deliveries pending after ${buildSeconds.toFixed(1)} s; restarting with the default settings`)
     await subscriber.reset()
 
     // 2. The drain.
     gw = await startGateway(bench, { dir, name: label, engine: true })
     const sampler = sampleUsage(gw.pid)
-    const { complete, stats } = await arrivals(subscriber, `${label} drain`, backlog, opts.deadlineS)
+    const complete = await arrived(subscriber, `${label} drain`, backlog, { deadlineMs: opts.deadlineS * 1000, everyMs: 50 })
     const usage = sampler.stop()
+    const stats = await subscriber.stats()
     await gw.stop()
-    const seconds = stats.first_ms === null ? 0 : Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001)
     const run: WebhooksDrainRun = {
       messages: opts.drainMessages,
       backlog,
       delivered: stats.unique,
       complete,
       deliveries_per_s: arrivalRate(stats),
-      seconds: round(seconds, 3),
+      seconds: round(arrivalSpan(stats), 3),
       build_seconds: round(buildSeconds, 1),
       peak_rss_mb: round(usage.peakRssMb, 1),
       cpu_s: round(usage.cpuS, 2),
@@ -248,30 +250,11 @@ export async function webhooksDrainRun(bench: BenchOptions, opts: WebhooksOption
   }
 }
 
-/** Waits until the subscriber holds `expected` distinct deliveries, or the deadline passes. */
-async function arrivals(subscriber: Sink, what: string, expected: number, deadlineS: number): Promise<{ complete: boolean; stats: SinkStats }> {
-  const complete = await waitFor(
-    what,
-    async () => {
-      const s = await subscriber.stats()
-      return { done: s.unique >= expected, progress: s.unique }
-    },
-    { everyMs: 50, stallMs: 30_000, deadlineMs: deadlineS * 1000 },
-  )
-  return { complete, stats: await subscriber.stats() }
-}
+/** Seconds from the first to the last arrival at the subscriber (0 before any). */
+const arrivalSpan = (stats: SinkStats) => (stats.first_ms === null ? 0 : Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001))
 
 /** Distinct deliveries / (last − first arrival) at the subscriber. */
-const arrivalRate = (stats: SinkStats) => (stats.first_ms === null ? 0 : round(stats.unique / Math.max((stats.last_ms! - stats.first_ms) / 1000, 0.001)))
-
-function countWhere(dbPath: string, where: string): number {
-  const db = openReadonly(dbPath)
-  try {
-    return scalar(db, `SELECT count(*) FROM webhook_deliveries WHERE ${where}`)
-  } finally {
-    db.close()
-  }
-}
+const arrivalRate = (stats: SinkStats) => (stats.first_ms === null ? 0 : round(stats.unique / arrivalSpan(stats)))
 
 function statusCounts(dbPath: string): Record<string, number> {
   const db = openReadonly(dbPath)

@@ -6,10 +6,13 @@
  */
 import type { Logger } from '../lib/log'
 
-/** What a claim took; `more`: it stopped short of its limit on purpose, so claim again at once. */
+/**
+ * What a claim took. A claim that fills its limit is followed by another at once; `more` asks for
+ * that too when the claim stopped short of its limit on purpose (a per-endpoint share).
+ */
 export interface Claimed<T> {
   items: T[]
-  more: boolean
+  more?: boolean
 }
 
 export interface ClaimLoopOptions<T extends { id: string }> {
@@ -18,7 +21,7 @@ export interface ClaimLoopOptions<T extends { id: string }> {
   batchSize: number
   pollIntervalMs: number
   shutdownTimeoutMs: number
-  claim(limit: number): Promise<T[] | Claimed<T>>
+  claim(limit: number): Promise<Claimed<T>>
   /** Handles one claimed item; `signal` aborts when the loop stops before it finished. */
   process(item: T, signal: AbortSignal): Promise<void>
   /** Gives an unfinished item back (its lease cleared, due at once). */
@@ -107,15 +110,14 @@ export class ClaimLoop<T extends { id: string }> {
       try {
         const capacity = Math.min(this.opts.batchSize, this.opts.concurrency - this.inFlight.size)
         if (capacity <= 0) return
-        const result = await this.opts.claim(capacity)
-        const claimed = Array.isArray(result) ? result : result.items
+        const { items: claimed, more } = await this.opts.claim(capacity)
         if (!this.running) {
           // Stopped while claiming: hand the claimed items straight back.
           for (const item of claimed) await this.opts.release(item)
           return
         }
         for (const item of claimed) this.track(item)
-        claimedFull = claimed.length === capacity || (!Array.isArray(result) && result.more)
+        claimedFull = claimed.length === capacity || more === true
       } catch (error) {
         this.log.error(`${this.opts.name} claim failed`, { error: String(error) })
       }

@@ -32,7 +32,7 @@ import { messages } from '../store/schema'
 import { type Store, WriteBatcher } from '../store/store'
 import { USER_AGENT } from '../version'
 import { backoffDelay } from './backoff'
-import { ClaimLoop } from './claim-loop'
+import { type Claimed, ClaimLoop } from './claim-loop'
 
 export interface DispatcherOptions {
   concurrency: number
@@ -128,10 +128,10 @@ export class Dispatcher {
     return this.loop.inFlightCount
   }
 
-  private async claim(limit: number): Promise<Message[]> {
+  private async claim(limit: number): Promise<Claimed<Message>> {
     const claimed = await claimDueMessages(this.deps.store, this.owner, limit, this.opts.leaseMs, Date.now())
     if (claimed.length > 0) await this.lookUpSuppressions(claimed)
-    return claimed
+    return { items: claimed }
   }
 
   /**

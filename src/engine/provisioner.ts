@@ -36,7 +36,7 @@ export class Provisioner {
         batchSize: concurrency,
         pollIntervalMs: opts.pollIntervalMs,
         shutdownTimeoutMs: opts.shutdownTimeoutMs,
-        claim: (limit) => claimProvisioningJobs(deps.store, this.owner, limit, leaseMs, Date.now()),
+        claim: async (limit) => ({ items: await claimProvisioningJobs(deps.store, this.owner, limit, leaseMs, Date.now()) }),
         process: (job, signal) => this.run(job, signal, leaseMs),
         release: (job) => releaseProvisioningJob(deps.store, this.owner, job.id),
       },

@@ -59,12 +59,7 @@ export class WebhookDeliverer {
         pollIntervalMs: opts.pollIntervalMs,
         shutdownTimeoutMs: opts.shutdownTimeoutMs,
         claim: async (limit) => {
-          const { deliveries, more } = await claimDueDeliveries(
-            deps.store,
-            this.owner,
-            { limit, perEndpoint: opts.perEndpointConcurrency, leaseMs: this.leaseMs },
-            Date.now(),
-          )
+          const { deliveries, more } = await claimDueDeliveries(deps.store, this.owner, { limit, perEndpoint: opts.perEndpointConcurrency, leaseMs: this.leaseMs }, Date.now())
           return { items: deliveries, more }
         },
         process: (delivery, signal) => this.deliverSafely(delivery, signal),

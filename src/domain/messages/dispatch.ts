@@ -183,11 +183,9 @@ export async function completeSentAttempts(tx: Db, owner: string, items: readonl
   )
   await appendEvents(tx, events, rows)
   // A provider may have reported on a message before its API answer got here.
-  const waiting = new Set(await withPendingStatuses(tx, done.map(({ message }) => byId.get(message.id)!)))
-  for (const { message, at } of done) {
-    const row = byId.get(message.id)!
-    if (waiting.has(row)) await applyPendingStatuses(tx, row, at)
-  }
+  const doneRows = done.map(({ message }) => byId.get(message.id)!)
+  const waiting = new Set(await withPendingStatuses(tx, doneRows))
+  for (const [i, row] of doneRows.entries()) if (waiting.has(row)) await applyPendingStatuses(tx, row, done[i]!.at)
   return recorded
 }
 
