@@ -238,3 +238,54 @@ describe('response size limit', () => {
     }
   })
 })
+
+describe('bodies of a declared length', () => {
+  // A raw HTTP/1.1 peer: it can declare a length and then stall, or compress, which Bun.serve won't do on request.
+  const replies = new Map<string, (socket: { write(data: string | Uint8Array): number }) => void>()
+  const peer = Bun.listen<undefined>({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      data(socket, data) {
+        const path = data.toString().split(' ')[1] ?? '/'
+        replies.get(path)?.(socket)
+      },
+    },
+  })
+  afterAll(() => peer.stop(true))
+  const base = `http://127.0.0.1:${peer.port}`
+  const head = (extra: string) => `HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: text/plain\r\n${extra}\r\n`
+  replies.set('/stall', (s) => s.write(`${head('content-length: 100\r\n')}0123456789`))
+  replies.set('/whole', (s) => s.write(`${head('content-length: 10\r\nx-peer: yes\r\n')}0123456789`))
+  const zipped = Bun.gzipSync('y'.repeat(5_000))
+  replies.set('/gzip', (s) => {
+    s.write(head(`content-length: ${zipped.byteLength}\r\ncontent-encoding: gzip\r\n`))
+    s.write(zipped)
+  })
+  const fetch = createGuardedFetch({ ...relaxed, defaultTimeoutMs: 2_000, maxResponseBytes: 1_000 })
+
+  test('a body within the cap comes back whole, headers and all, unmarked', async () => {
+    const res = await fetch(`${base}/whole`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-peer')).toBe('yes')
+    expect(res.headers.get('x-omnigate-truncated')).toBeNull()
+    expect(await res.text()).toBe('0123456789')
+  })
+
+  test('the timeout covers a body that stalls short of its declared length', async () => {
+    const started = Date.now()
+    const err = await fetch(`${base}/stall`, { timeoutMs: 200 }).then(
+      (res) => res.text(),
+      (e: unknown) => e,
+    )
+    expect((err as Error).name).toBe('TimeoutError')
+    expect(Date.now() - started).toBeLessThan(1_500)
+  })
+
+  test('a compressed body is capped as decoded, though its declared length is within the cap', async () => {
+    expect(zipped.byteLength).toBeLessThan(1_000)
+    const res = await fetch(`${base}/gzip`)
+    expect((await res.text()).length).toBe(1_000)
+    expect(res.headers.get('x-omnigate-truncated')).toBe('true')
+  })
+})

@@ -243,6 +243,15 @@ export function createGuardedFetch(opts: GuardedFetchOptions): GuardedFetch {
     const signal = rest.signal ? AbortSignal.any([rest.signal, timeout]) : timeout
     const res = await fetch(target, { ...rest, redirect: 'manual', signal })
 
+    // A body that declares its length within the cap, as sent (not decoded), is read whole by
+    // Bun, without a stream reader in JS: what nearly every provider and receiver answers, and
+    // ~7 µs of the main thread a request cheaper (docs/performance.md). The timeout still covers it.
+    const declared = res.headers.get('content-length')
+    if (declared !== null && /^\d{1,15}$/.test(declared) && Number(declared) <= maxResponseBytes && !res.headers.has('content-encoding')) {
+      const whole = NULL_BODY_STATUSES.has(res.status) ? null : await res.bytes()
+      return new Response(whole, { status: res.status, statusText: res.statusText, headers: res.headers })
+    }
+
     const { body, truncated } = await readCapped(res, maxResponseBytes)
     const headers = new Headers(res.headers)
     if (truncated) headers.set(TRUNCATED_HEADER, 'true')

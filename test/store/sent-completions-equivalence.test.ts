@@ -40,6 +40,8 @@ test('webhooks, events and rollups of a mixed batch match the per-message path',
   const ids = { one: [] as string[], all: [] as string[] }
   for (const [ns, ch] of plan) ids.one.push(await send(ns, ch))
   for (const [ns, ch] of plan) ids.all.push(await send(ns, ch))
+  // As after a failed first attempt: the success clears the error, in the row and in its webhooks' payloads.
+  await gw.deps.store.tx((tx) => tx.update(messages).set({ errorCode: 'http_503', errorMessage: 'an earlier attempt failed' }))
   const claimed = await claimDueMessages(gw.deps.store, 'me', 100, 60_000, Date.now())
   expect(claimed).toHaveLength(10)
   const byId = new Map(claimed.map((m) => [m.id, m]))
@@ -62,7 +64,11 @@ test('webhooks, events and rollups of a mixed batch match the per-message path',
       ])
       const evIds = (await read.select().from(messageEvents).where(eq(messageEvents.messageId, id))).map((e) => e.id)
       const deliveries = (await read.select().from(webhookDeliveries).where(inArray(webhookDeliveries.eventId, evIds)))
-        .map((d) => `${Object.entries(hooks).find(([, h]) => h.webhook.id === d.webhookId)![0]}:${d.eventType}`)
+        .map((d) => {
+          // The payload as built from the message: the batch builds it from the claimed row and what it wrote.
+          const { id: _id, created_at: _created, ...message } = JSON.parse(d.payload).data.message
+          return `${Object.entries(hooks).find(([, h]) => h.webhook.id === d.webhookId)![0]}:${d.eventType}:${JSON.stringify(message)}`
+        })
         .sort()
       out.push({ m: [m.status, m.attempts, m.providerMessageId, m.updatedAt - at, m.errorCode, m.nextAttemptAt, m.leaseOwner], events, deliveries })
     }

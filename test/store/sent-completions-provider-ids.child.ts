@@ -10,7 +10,7 @@ try {
   const providerMessageId = JSON.parse('{"id":"\\ud800x"}').id as string
   const recorded = await store.write((tx) =>
     completeSentAttempts(tx, 'me', [
-      { message: { id: 'msg_all', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', providerMessageId, confirmed: 'sent' }, at: T0 + 10 },
+      { message: leasedMessage('msg_all', { attempts: 1 }), outcome: { kind: 'sent', providerMessageId, confirmed: 'sent' }, at: T0 + 10 },
     ]),
   )
   console.log(`recorded: ${JSON.stringify(recorded)}`)

@@ -20,7 +20,7 @@ const openStore = migratedStores()
 const PROVIDER_ID = JSON.parse('{"id":"\\ud800x"}').id as string
 
 const item = (id: string): SentCompletion => ({
-  message: { id, namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 },
+  message: leasedMessage(id, { attempts: 1 }),
   outcome: { kind: 'sent', providerMessageId: PROVIDER_ID, confirmed: 'sent' },
   at: T + 10,
 })

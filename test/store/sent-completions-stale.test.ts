@@ -17,8 +17,8 @@ const openStore = migratedStores()
 
 /** Attempt 1 (stale: the row has since been claimed again, attempts = 2) and attempt 2, both sent. */
 const twoAttempts = (id: string): SentCompletion[] => [
-  { message: { id, namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', providerMessageId: 'p-1', confirmed: 'delivered' }, at: T + 100 },
-  { message: { id, namespaceId: 'ns_1', channelId: 'ch_1', attempts: 2 }, outcome: { kind: 'sent', providerMessageId: 'p-2', confirmed: 'delivered' }, at: T + 101 },
+  { message: leasedMessage(id, { attempts: 1 }), outcome: { kind: 'sent', providerMessageId: 'p-1', confirmed: 'delivered' }, at: T + 100 },
+  { message: leasedMessage(id, { attempts: 2 }), outcome: { kind: 'sent', providerMessageId: 'p-2', confirmed: 'delivered' }, at: T + 101 },
 ]
 
 for (const driver of storeDrivers) {

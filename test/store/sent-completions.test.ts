@@ -30,9 +30,9 @@ for (const driver of storeDrivers) {
       const at = (n: number) => T + 1000 + n
       const recorded = await store.write((tx) =>
         completeSentAttempts(tx, 'me', [
-          { message: { id: 'msg_a', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', providerMessageId: 'p-a', confirmed: 'sent' }, at: at(1) },
-          { message: { id: 'msg_b', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', confirmed: 'delivered' }, at: at(2) },
-          { message: { id: 'msg_c', namespaceId: 'ns_1', channelId: 'ch_1', attempts: 1 }, outcome: { kind: 'sent', providerMessageId: 'p-c', confirmed: 'sent' }, at: at(3) },
+          { message: leasedMessage('msg_a', { attempts: 1 }), outcome: { kind: 'sent', providerMessageId: 'p-a', confirmed: 'sent' }, at: at(1) },
+          { message: leasedMessage('msg_b', { attempts: 1 }), outcome: { kind: 'sent', confirmed: 'delivered' }, at: at(2) },
+          { message: leasedMessage('msg_c', { attempts: 1 }), outcome: { kind: 'sent', providerMessageId: 'p-c', confirmed: 'sent' }, at: at(3) },
         ]),
       )
       expect(recorded).toEqual([true, true, false])
@@ -69,7 +69,7 @@ for (const driver of storeDrivers) {
         await tx.insert(pendingStatuses).values({ id: 'pst_2', channelId: 'ch_2', providerMessageId: 'same-id', status: 'delivered', occurredAt: T + 5, createdAt: T + 5 })
       })
       const sent = (id: string, channelId: string, providerMessageId: string) => ({
-        message: { id, namespaceId: 'ns_1', channelId, attempts: 1 },
+        message: leasedMessage(id, { channelId }),
         outcome: { kind: 'sent' as const, providerMessageId, confirmed: 'sent' as const },
         at: T + 1000,
       })
