@@ -24,6 +24,7 @@ import { appendEvents } from '../domain/messages/events'
 import type { Message } from '../domain/messages/views'
 import { parseRecipient } from '../domain/messages/views'
 import { isSuppressed, suppressedAmong } from '../domain/suppressions'
+import { deadlineSignal } from '../lib/deadline'
 import type { Logger } from '../lib/log'
 import { recordAttempt } from '../lib/metrics'
 import { RatePacer } from '../lib/token-bucket'
@@ -248,8 +249,8 @@ export class Dispatcher {
     }
     // The attempt is abandoned after send_timeout_ms; the signal cancels the provider request, so
     // no second request for the message can start while the first is still open.
-    const timeout = AbortSignal.timeout(this.opts.sendTimeoutMs)
-    const attemptSignal = AbortSignal.any([signal, timeout])
+    const deadline = deadlineSignal(this.opts.sendTimeoutMs, signal)
+    const attemptSignal = deadline.signal
     try {
       const result = await withTimeout(
         connector.send(outbound, {
@@ -266,6 +267,8 @@ export class Dispatcher {
       return { kind: 'sent', providerMessageId: result.providerMessageId, confirmed: result.status }
     } catch (error) {
       return this.classify(message, target.channel, error)
+    } finally {
+      deadline.release()
     }
   }
 

@@ -10,6 +10,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { type GuardedFetch, TRUNCATED_HEADER } from '../connectors/types'
+import { deadlineSignal } from './deadline'
 
 export interface UrlGuardOptions {
   /** `security.allow_private_network`: tests and local demos turn it on. */
@@ -239,29 +240,37 @@ export function createGuardedFetch(opts: GuardedFetchOptions): GuardedFetch {
   return async function guardedFetch(url, init = {}) {
     const { timeoutMs = opts.defaultTimeoutMs, maxResponseBytes = opts.maxResponseBytes, ...rest } = init
     const target = await checkOutboundUrl(url, opts)
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = rest.signal ? AbortSignal.any([rest.signal, timeout]) : timeout
-    const res = await fetch(target, { ...rest, redirect: 'manual', signal })
-
-    // A body that declares its length within the cap, as sent (not decoded), is read whole by
-    // Bun, without a stream reader in JS: what nearly every provider and receiver answers, and
-    // ~7 µs of the main thread a request cheaper (docs/performance.md). The timeout still covers it.
-    const declared = res.headers.get('content-length')
-    if (declared !== null && /^\d{1,15}$/.test(declared) && Number(declared) <= maxResponseBytes && !res.headers.has('content-encoding')) {
-      const whole = NULL_BODY_STATUSES.has(res.status) ? null : await res.bytes()
-      return new Response(whole, { status: res.status, statusText: res.statusText, headers: res.headers })
+    const deadline = deadlineSignal(timeoutMs, rest.signal ?? undefined)
+    try {
+      return await fetchCapped(target, { ...rest, redirect: 'manual', signal: deadline.signal }, maxResponseBytes)
+    } finally {
+      deadline.release()
     }
-
-    const { body, truncated } = await readCapped(res, maxResponseBytes)
-    const headers = new Headers(res.headers)
-    if (truncated) headers.set(TRUNCATED_HEADER, 'true')
-    // The new body is decoded and maybe truncated, so the original length and encoding no longer describe it.
-    headers.delete('content-length')
-    headers.delete('content-encoding')
-    return new Response(NULL_BODY_STATUSES.has(res.status) ? null : body, {
-      status: res.status,
-      statusText: res.statusText,
-      headers,
-    })
   }
+}
+
+/** fetch, with the body buffered up to maxBytes (the signal covers the body too). */
+async function fetchCapped(target: URL, init: RequestInit, maxResponseBytes: number): Promise<Response> {
+  const res = await fetch(target, init)
+
+  // A body that declares its length within the cap, as sent (not decoded), is read whole by
+  // Bun, without a stream reader in JS: what nearly every provider and receiver answers, and
+  // ~7 µs of the main thread a request cheaper (docs/performance.md). The timeout still covers it.
+  const declared = res.headers.get('content-length')
+  if (declared !== null && /^\d{1,15}$/.test(declared) && Number(declared) <= maxResponseBytes && !res.headers.has('content-encoding')) {
+    const whole = NULL_BODY_STATUSES.has(res.status) ? null : await res.bytes()
+    return new Response(whole, { status: res.status, statusText: res.statusText, headers: res.headers })
+  }
+
+  const { body, truncated } = await readCapped(res, maxResponseBytes)
+  const headers = new Headers(res.headers)
+  if (truncated) headers.set(TRUNCATED_HEADER, 'true')
+  // The new body is decoded and maybe truncated, so the original length and encoding no longer describe it.
+  headers.delete('content-length')
+  headers.delete('content-encoding')
+  return new Response(NULL_BODY_STATUSES.has(res.status) ? null : body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers,
+  })
 }
