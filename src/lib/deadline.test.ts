@@ -45,6 +45,10 @@ describe('deadlineSignal', () => {
     expect(((await aborted(inner.signal)) as DOMException).name).toBe('TimeoutError')
     expect(outer.signal.aborted).toBe(false)
     outer.release()
+    // Released, the outer no longer fires: a deadline made under it now keeps time itself.
+    const after = deadlineSignal(20_000, outer.signal)
+    expect(after.signal).not.toBe(outer.signal)
+    after.release()
   })
 
   test('a pending deadline does not keep the process alive, as AbortSignal.timeout does not', async () => {

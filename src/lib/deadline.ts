@@ -53,6 +53,8 @@ export function deadlineSignal(ms: number, parent?: AbortSignal): Deadline {
     release() {
       clearTimeout(timer)
       parent?.removeEventListener('abort', onParentAbort)
+      // A released deadline no longer fires: nothing nested later may rely on it.
+      deadlines.delete(signal)
     },
   }
 }
