@@ -30,7 +30,8 @@ export interface ClaimLoopOptions<T extends { id: string }> {
 
 export class ClaimLoop<T extends { id: string }> {
   private readonly inFlight = new Map<string, { item: T; done: Promise<void>; abort: AbortController }>()
-  private timer: ReturnType<typeof setTimeout> | null = null
+  /** The pending claim: a timer, or at once on the next turn of the event loop. */
+  private timer: { cancel(): void } | null = null
   /** When the pending timer fires (performance.now()). */
   private timerDue = 0
   private running = false
@@ -61,7 +62,7 @@ export class ClaimLoop<T extends { id: string }> {
 
   async stop(): Promise<void> {
     this.running = false
-    if (this.timer) clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timer = null
     await this.ticking
     const pending = [...this.inFlight.values()]
@@ -96,10 +97,18 @@ export class ClaimLoop<T extends { id: string }> {
     const due = performance.now() + delayMs
     if (this.timer) {
       if (this.timerDue <= due) return
-      clearTimeout(this.timer)
+      this.timer.cancel()
     }
     this.timerDue = due
-    this.timer = setTimeout(() => void this.tick(), delayMs)
+    // A claim due now runs on the next turn of the loop: Bun's setTimeout(0) waits ~1 ms, which
+    // kept a freed slot idle for that long (docs/performance.md, the seventh round).
+    if (delayMs <= 0) {
+      const immediate = setImmediate(() => void this.tick())
+      this.timer = { cancel: () => clearImmediate(immediate) }
+    } else {
+      const timeout = setTimeout(() => void this.tick(), delayMs)
+      this.timer = { cancel: () => clearTimeout(timeout) }
+    }
   }
 
   private async tick(): Promise<void> {
