@@ -37,18 +37,18 @@ describe('deadlineSignal', () => {
     expect(signal.aborted).toBe(false)
   })
 
-  test('reuses a parent deadline that gives up no later, and is shorter under a longer one', async () => {
-    const outer = deadlineSignal(10_000)
-    expect(deadlineSignal(20_000, outer.signal).signal).toBe(outer.signal)
-    const inner = deadlineSignal(40, outer.signal)
-    expect(inner.signal).not.toBe(outer.signal)
+  test('keeps its own time under a parent that was released, and follows one that times out first', async () => {
+    // A request still running after its caller released the parent (one of several fetches of a
+    // send that already failed) must still time out.
+    const outer = deadlineSignal(40)
+    const inner = deadlineSignal(60, outer.signal)
+    outer.release()
     expect(((await aborted(inner.signal)) as DOMException).name).toBe('TimeoutError')
     expect(outer.signal.aborted).toBe(false)
-    outer.release()
-    // Released, the outer no longer fires: a deadline made under it now keeps time itself.
-    const after = deadlineSignal(20_000, outer.signal)
-    expect(after.signal).not.toBe(outer.signal)
-    after.release()
+    const shorter = deadlineSignal(40)
+    const longer = deadlineSignal(20_000, shorter.signal)
+    expect(((await aborted(longer.signal)) as DOMException).name).toBe('TimeoutError')
+    longer.release()
   })
 
   test('a pending deadline does not keep the process alive, as AbortSignal.timeout does not', async () => {

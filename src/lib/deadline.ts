@@ -3,6 +3,10 @@
  * parent, released when the work is done. `AbortSignal.any` over `AbortSignal.timeout`, twice a
  * send (the dispatcher's attempt, then the guarded fetch), cost ~9.5 µs of the main thread a
  * send against ~5 (docs/performance.md, the seventh round).
+ *
+ * Each deadline keeps its own time, even under a parent that gives up sooner: a request still
+ * running after its caller released the parent (one of several fetches of a send that already
+ * failed) must still time out.
  */
 
 export interface Deadline {
@@ -11,31 +15,20 @@ export interface Deadline {
   release(): void
 }
 
-/** When each signal made here gives up (performance.now() time), so a nested deadline can reuse it. */
-const deadlines = new WeakMap<AbortSignal, number>()
-
 const released: Deadline['release'] = () => {}
 
 /**
  * A signal that aborts with a `TimeoutError` (as `AbortSignal.timeout`'s) after `ms`, or with
- * `parent`'s reason when the parent aborts first. A parent made here that gives up no later is
- * returned as it is: the inner deadline could never fire first.
+ * `parent`'s reason when the parent aborts first.
  * @example
  * const { signal, release } = deadlineSignal(10_000, loopSignal)
  * try { await fetch(url, { signal }) } finally { release() }
  */
 export function deadlineSignal(ms: number, parent?: AbortSignal): Deadline {
-  const due = performance.now() + ms
-  if (parent) {
-    const parentDue = deadlines.get(parent)
-    if (parentDue !== undefined && parentDue <= due) return { signal: parent, release: released }
-  }
   const controller = new AbortController()
-  const signal = controller.signal
-  deadlines.set(signal, due)
   if (parent?.aborted) {
     controller.abort(parent.reason)
-    return { signal, release: released }
+    return { signal: controller.signal, release: released }
   }
   const onParentAbort = () => {
     clearTimeout(timer)
@@ -49,12 +42,10 @@ export function deadlineSignal(ms: number, parent?: AbortSignal): Deadline {
   timer.unref()
   parent?.addEventListener('abort', onParentAbort, { once: true })
   return {
-    signal,
+    signal: controller.signal,
     release() {
       clearTimeout(timer)
       parent?.removeEventListener('abort', onParentAbort)
-      // A released deadline no longer fires: nothing nested later may rely on it.
-      deadlines.delete(signal)
     },
   }
 }

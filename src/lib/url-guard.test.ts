@@ -262,7 +262,18 @@ describe('bodies of a declared length', () => {
     s.write(head(`content-length: ${zipped.byteLength}\r\ncontent-encoding: gzip\r\n`))
     s.write(zipped)
   })
+  // Both headers: HTTP/1.1 reads the chunks, so the declared length bounds nothing.
+  replies.set('/both', (s) => {
+    const chunk = 'z'.repeat(5_000)
+    s.write(`${head('content-length: 10\r\ntransfer-encoding: chunked\r\n')}${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`)
+  })
   const fetch = createGuardedFetch({ ...relaxed, defaultTimeoutMs: 2_000, maxResponseBytes: 1_000 })
+
+  test('a chunked body is capped, whatever length it also declares', async () => {
+    const res = await fetch(`${base}/both`)
+    expect((await res.text()).length).toBe(1_000)
+    expect(res.headers.get('x-omnigate-truncated')).toBe('true')
+  })
 
   test('a body within the cap comes back whole, headers and all, unmarked', async () => {
     const res = await fetch(`${base}/whole`)

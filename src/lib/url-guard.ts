@@ -256,10 +256,19 @@ async function fetchCapped(target: URL, init: RequestInit, maxResponseBytes: num
   // A body that declares its length within the cap, as sent (not decoded), is read whole by
   // Bun, without a stream reader in JS: what nearly every provider and receiver answers, and
   // ~7 µs of the main thread a request cheaper (docs/performance.md). The timeout still covers it.
+  // Not when the body is chunked as well: then the length header does not bound it (HTTP/1.1
+  // reads the chunks), and a peer could send any amount.
   const declared = res.headers.get('content-length')
-  if (declared !== null && /^\d{1,15}$/.test(declared) && Number(declared) <= maxResponseBytes && !res.headers.has('content-encoding')) {
-    const whole = NULL_BODY_STATUSES.has(res.status) ? null : await res.bytes()
-    return new Response(whole, { status: res.status, statusText: res.statusText, headers: res.headers })
+  if (
+    declared !== null &&
+    /^\d{1,15}$/.test(declared) &&
+    Number(declared) <= maxResponseBytes &&
+    !res.headers.has('transfer-encoding') &&
+    !res.headers.has('content-encoding') &&
+    !NULL_BODY_STATUSES.has(res.status) &&
+    init.method?.toUpperCase() !== 'HEAD'
+  ) {
+    return new Response(await res.bytes(), { status: res.status, statusText: res.statusText, headers: res.headers })
   }
 
   const { body, truncated } = await readCapped(res, maxResponseBytes)
