@@ -165,8 +165,6 @@ export interface SentCompletion {
  */
 export async function completeSentAttempts(tx: Db, owner: string, items: readonly SentCompletion[]): Promise<boolean[]> {
   if (items.length === 0) return []
-  // A provider's id goes through JSON text here, not a bound parameter: a lone surrogate (from
-  // a provider's JSON) must become U+FFFD as binding makes it, not bytes that are not UTF-8.
   const updated = items.map(({ message, outcome, at }): Message => ({
     ...message,
     status: outcome.confirmed,
@@ -178,6 +176,8 @@ export async function completeSentAttempts(tx: Db, owner: string, items: readonl
     leaseUntil: null,
     updatedAt: at,
   }))
+  // A provider's id goes through JSON text here, not a bound parameter: a lone surrogate (from
+  // a provider's JSON) must become U+FFFD as binding makes it, not bytes that are not UTF-8.
   const spec = updated.map((m) => [m.id, m.attempts, m.status, m.providerMessageId, m.updatedAt])
   // Only the ids come back: the rows as written are the claimed messages with the columns the
   // UPDATE sets (nothing else of a leased message changes), and reading whole rows back cost
@@ -186,15 +186,14 @@ export async function completeSentAttempts(tx: Db, owner: string, items: readonl
   // Only the attempt that held the lease is recorded (the row's attempts are its number), and
   // once: a stale attempt of the same message in the same batch is not (as completeAttempt does).
   const recorded = items.map(({ message }) => written.get(message.id) === message.attempts && written.delete(message.id))
-  const done = items.filter((_, i) => recorded[i])
   const rows = updated.filter((_, i) => recorded[i])
-  const events = done.flatMap(({ message, outcome, at }) =>
-    sentEvents({ namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }, outcome),
+  const events = items.flatMap(({ message, outcome, at }, i) =>
+    recorded[i] ? sentEvents({ namespaceId: message.namespaceId, messageId: message.id, attempt: message.attempts, createdAt: at }, outcome) : [],
   )
   await appendEvents(tx, events, rows)
   // A provider may have reported on a message before its API answer got here.
   const waiting = new Set(await withPendingStatuses(tx, rows))
-  for (const [i, row] of rows.entries()) if (waiting.has(row)) await applyPendingStatuses(tx, row, done[i]!.at)
+  for (const row of rows) if (waiting.has(row)) await applyPendingStatuses(tx, row, row.updatedAt)
   return recorded
 }
 
