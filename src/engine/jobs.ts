@@ -100,14 +100,17 @@ export class JobRunner {
 
   /**
    * Runs a job now if its lease is free (and, with `minGapMs`, no run started that recently):
-   * records the outcome and never throws for the job's own failure.
+   * records the outcome and never rejects, neither for the job's own failure nor for a database
+   * that cannot take the lease (`error`, logged).
    */
   run(name: string, opts: { minGapMs?: number } = {}): Promise<RunResult> {
     const spec = this.specs.get(name)
     if (!spec) throw new Error(`no job named "${name}" (known: ${[...this.specs.keys()].join(', ')})`)
     const running = this.runLeased(spec, opts.minGapMs ?? 0)
     this.inFlight.add(running)
-    void running.finally(() => this.inFlight.delete(running))
+    // Both ways: a bare `finally` would make a second promise, rejected with no handler.
+    const settled = () => void this.inFlight.delete(running)
+    running.then(settled, settled)
     return running
   }
 
@@ -129,7 +132,16 @@ export class JobRunner {
 
   private async runLeased(spec: JobSpec, minGapMs: number): Promise<RunResult> {
     const started = Date.now()
-    if (!(await acquireJobLease(this.store, spec.name, this.owner, started, this.leaseMs, minGapMs))) {
+    let leased: boolean
+    try {
+      leased = await acquireJobLease(this.store, spec.name, this.owner, started, this.leaseMs, minGapMs)
+    } catch (error) {
+      // The database could not take the write (another process held it past busy_timeout, or a
+      // remote libSQL server did not answer): the job did not start; its next slot tries again.
+      this.log.error('job not started: its lease could not be taken', { job: spec.name, error: String(error) })
+      return 'error'
+    }
+    if (!leased) {
       this.log.debug('job skipped: running or recently run elsewhere', { job: spec.name })
       return 'skipped'
     }
@@ -153,7 +165,12 @@ export class JobRunner {
     }
     const finished = Date.now()
     const error = failure === null ? null : (failure instanceof Error ? failure.message : String(failure)).slice(0, ERROR_CHARS)
-    await finishJobRun(this.store, spec.name, this.owner, finished, error)
+    try {
+      await finishJobRun(this.store, spec.name, this.owner, finished, error)
+    } catch (recordError) {
+      // The run happened; only its record is missing, and the lease runs out by itself.
+      this.log.error('job run not recorded', { job: spec.name, error: String(recordError) })
+    }
     if (error !== null) this.log.error('job failed', { job: spec.name, error, ms: finished - started })
     else this.log.info('job finished', { job: spec.name, ms: finished - started })
     return error === null ? 'ok' : 'error'

@@ -3,6 +3,7 @@
  * processes would have) never run the same job at once, a run is recorded with its outcome,
  * a crashed holder's lease runs out, and `omnigate jobs list` shows it all.
  */
+import { Database } from 'bun:sqlite'
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -116,6 +117,56 @@ console.log(won)
     runner.define({ name: 'failing-test', schedule: '0 3 * * *', run: async () => Promise.reject(new Error('disk on fire')) })
     expect(await runner.run('failing-test')).toBe('error')
     expect(await runRow('failing-test')).toMatchObject({ lastStatus: 'error', lastError: 'disk on fire', leaseOwner: null })
+  })
+
+  test('a database that cannot take the write: the run is an error, logged, the job not run, and nothing rejects unhandled', async () => {
+    const impatient = openBunSqliteStore(dbPath, { synchronous: 'NORMAL', busyTimeoutMs: 20 })
+    const logged: string[] = []
+    const log = { ...silentLogger, error: (message: string, fields?: Record<string, unknown>) => void logged.push(`${message} ${String(fields?.error)}`) }
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    let runs = 0
+    const runner = new JobRunner(impatient, log)
+    runner.define({ name: 'busy-test', schedule: '0 3 * * *', run: async () => void runs++ })
+    // Another process holds the write lock past busy_timeout.
+    const other = new Database(dbPath)
+    try {
+      other.run('BEGIN IMMEDIATE')
+      expect(await runner.run('busy-test')).toBe('error')
+      await Bun.sleep(20)
+      other.run('COMMIT')
+      expect(runs).toBe(0)
+      expect(logged).toEqual([expect.stringMatching(/^job not started: its lease could not be taken .*database is locked/)])
+      expect(unhandled).toEqual([])
+      // Free again: the next run takes it.
+      expect(await runner.run('busy-test')).toBe('ok')
+      expect(runs).toBe(1)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      other.close()
+      await impatient.close()
+    }
+  })
+
+  test('a run whose record cannot be written still counts as run; the lease runs out by itself', async () => {
+    const impatient = openBunSqliteStore(dbPath, { synchronous: 'NORMAL', busyTimeoutMs: 20 })
+    const logged: string[] = []
+    const log = { ...silentLogger, error: (message: string) => void logged.push(message) }
+    const other = new Database(dbPath)
+    const runner = new JobRunner(impatient, log, { owner: 'instance-busy', leaseMs: 60_000 })
+    // The job ends while another process holds the write lock.
+    runner.define({ name: 'unrecorded-test', schedule: '0 3 * * *', run: async () => void other.run('BEGIN IMMEDIATE') })
+    try {
+      expect(await runner.run('unrecorded-test')).toBe('ok')
+      other.run('COMMIT')
+      expect(logged).toEqual(['job run not recorded'])
+      expect(await runRow('unrecorded-test')).toMatchObject({ leaseOwner: 'instance-busy', lastFinishedAt: null })
+    } finally {
+      if (other.inTransaction) other.run('ROLLBACK')
+      other.close()
+      await impatient.close()
+    }
   })
 
   test("a crashed holder's lease runs out and another instance takes the job", async () => {
