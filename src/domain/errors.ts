@@ -60,6 +60,7 @@ export const errors = {
   quotaExceeded: appError('quota_exceeded', 429, 'Message quota exceeded'),
   internal: appError('internal_error', 500, 'Internal server error'),
   notReady: appError('not_ready', 503, 'Not ready'),
+  databaseBusy: appError('database_busy', 503, 'The database is busy; try again shortly'),
   // People: sessions, members, invitations, the instance's own mail.
   invalidCredentials: appError('invalid_credentials', 401, 'Invalid email or password'),
   tooManyAttempts: appError('too_many_attempts', 429, 'Too many attempts; try again later'),

@@ -23,7 +23,7 @@ import { recordHttpRequest } from '../lib/metrics'
 import { runInRequest } from '../lib/request-context'
 import { zodFieldErrors } from '../lib/zod-errors'
 import { logRequest } from './middleware/access-log'
-import { problemResponse } from './middleware/errors'
+import { busyAnswer, problemResponse } from './middleware/errors'
 import { type LimitDecision, type RequestLimiter, setRateLimitHeaders } from './middleware/rate-limit'
 import { applicationOf, checkSendDepth, idempotencyHeader, idempotencyOf } from './routes/messages'
 
@@ -135,6 +135,8 @@ async function serve(deps: Deps, opts: SendLaneOptions, request: Request, r: Lan
 
   function failure(error: unknown): Response {
     if (error instanceof AppError) return problemResponse(error, r.requestId)
+    const busy = busyAnswer(error, opts.log, { requestId: r.requestId, method: 'POST', path: new URL(request.url).pathname })
+    if (busy) return problemResponse(busy, r.requestId)
     opts.log.error('unhandled error', { request_id: r.requestId, method: 'POST', path: new URL(request.url).pathname, error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
     return problemResponse(errors.internal('something went wrong; the log has details under this request_id'), r.requestId)
   }

@@ -6,6 +6,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { AppError } from '../domain/errors'
+import { busyAnswer } from '../http/middleware/errors'
 import type { Logger } from '../lib/log'
 import { currentRequestId } from '../lib/request-context'
 import { toLogin } from './access'
@@ -25,7 +26,7 @@ function ErrorBody(props: { heading: string; detail: string; requestId?: string 
   )
 }
 
-const HEADINGS: Record<number, string> = { 400: 'Bad request', 401: 'Sign in first', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 429: 'Too many attempts' }
+const HEADINGS: Record<number, string> = { 400: 'Bad request', 401: 'Sign in first', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 429: 'Too many attempts', 503: 'Busy: try again' }
 
 /** An error page with the frame when the user is in a namespace, a bare card otherwise. */
 export function errorPage(c: Context<PortalEnv>, status: number, detail: string, requestId?: string): Promise<Response> {
@@ -42,6 +43,11 @@ export function portalErrorHandler(log: Logger): ErrorHandler<PortalEnv> {
       return errorPage(c, err.status, err.detail)
     }
     const requestId = currentRequestId()
+    const busy = busyAnswer(err, log, { requestId, method: c.req.method, path: c.req.path })
+    if (busy) {
+      c.header('retry-after', String(busy.retryAfterSeconds))
+      return errorPage(c, busy.status, 'The database is busy: another process is holding it. Nothing was saved by this request; try again in a moment.', requestId)
+    }
     log.error('portal error', { method: c.req.method, path: c.req.routePath, error: err instanceof Error ? (err.stack ?? err.message) : String(err) })
     return errorPage(c, 500, 'The portal could not answer this request. The log has the details under this request id.', requestId)
   }

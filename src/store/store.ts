@@ -265,3 +265,17 @@ export class WriteBatcher<I, R> {
     )
   }
 }
+
+/**
+ * Whether `error` is the database refusing a write for now: SQLite's SQLITE_BUSY or
+ * SQLITE_LOCKED (extended codes included), as bun:sqlite and libSQL report it, raw or wrapped
+ * by drizzle as the `cause` of its query error. Another process held the write lock past
+ * busy_timeout; the same request succeeds once it lets go.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code)) return true
+  }
+  return false
+}

@@ -9,6 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { InboundError } from '../../connectors/types'
 import { AppError, errors, RetryLaterError } from '../../domain/errors'
 import type { Logger } from '../../lib/log'
+import { isDatabaseBusy } from '../../store/store'
 
 export function problem(c: Context, error: AppError): Response {
   return c.body(problemBody(error, c.get('requestId')), error.status as ContentfulStatusCode, problemHeaders(error))
@@ -40,9 +41,26 @@ export function problemResponse(error: AppError, requestId: string, headers: Rec
   return new Response(problemBody(error, requestId), { status: error.status, headers: { ...headers, ...problemHeaders(error) } })
 }
 
+/**
+ * The answer to a write the database refused for now (another process held its write lock past
+ * busy_timeout): 503 with Retry-After, logged as a warning without a stack. The refused write
+ * was rolled back whole (a send with its Idempotency-Key record), so the client sends the
+ * request again as it was. Null for any other error.
+ */
+export function busyAnswer(error: unknown, log: Logger, request: { requestId: string | undefined; method: string; path: string }): RetryLaterError | null {
+  if (!isDatabaseBusy(error)) return null
+  log.warn('database busy: request refused with 503', { request_id: request.requestId, method: request.method, path: request.path })
+  return new RetryLaterError(errors.databaseBusy("another process held the database's write lock for longer than busy_timeout; send the request again"), BUSY_RETRY_AFTER_S)
+}
+
+/** Seconds a client is asked to wait after `database_busy`: busy_timeout has already been waited. */
+const BUSY_RETRY_AFTER_S = 1
+
 export function errorHandler(log: Logger): ErrorHandler {
   return function onError(err, c) {
     if (err instanceof AppError) return problem(c, err)
+    const busy = busyAnswer(err, log, { requestId: c.get('requestId'), method: c.req.method, path: c.req.path })
+    if (busy) return problem(c, busy)
     if (err instanceof InboundError) {
       return problem(c, new AppError('callback_rejected', err.status, 'The provider callback was refused', err.message))
     }
