@@ -13,6 +13,7 @@ import { MasterKeyError, openGateway, StartupError } from '../gateway'
 import { ReconcileError } from '../domain/namespaces/reconcile'
 import { createLogger, type Logger } from '../lib/log'
 import { SchemaTooNewError } from '../store/migrate'
+import { isDatabaseBusy } from '../store/store'
 import { databaseFilePath } from '../store/open'
 
 export interface GlobalOptions {
@@ -93,6 +94,10 @@ export function reportError(error: unknown): number {
   if (error instanceof UsageError || error instanceof StartupError || error instanceof ReconcileError || error instanceof SchemaTooNewError) {
     for (const line of error.message.split('\n')) say(line)
     return error instanceof UsageError || error instanceof MasterKeyError ? 2 : 1
+  }
+  if (isDatabaseBusy(error)) {
+    say('the database is busy: another process held its write lock for longer than database.busy_timeout_ms, and this write was not made; run the command again')
+    return 1
   }
   say(withCauses(error))
   return 1
