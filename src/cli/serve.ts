@@ -3,7 +3,7 @@ import { migrate } from '../store/migrate'
 import { openStore } from '../store/open'
 import { startServer } from '../server'
 import { storeOptions } from '../gateway'
-import { createLogger } from '../lib/log'
+import { createLogger, type Logger } from '../lib/log'
 import { action, globals, loadCliConfig, printJson } from './context'
 
 export function registerServe(program: Command): void {
@@ -15,6 +15,7 @@ export function registerServe(program: Command): void {
       action(async (opts: { listen?: string }, cmd: Command) => {
         const { config, demo } = loadCliConfig(globals(cmd), opts.listen ? { OMNIGATE_SERVER_LISTEN: opts.listen } : undefined)
         const log = createLogger(config.log)
+        logUnhandledRejections(log)
         const server = await startServer({ config, demo, log, print: (line) => console.log(line) })
         console.log(`omnigate listening on ${server.url}`)
         await new Promise<void>((resolve) => {
@@ -24,6 +25,21 @@ export function registerServe(program: Command): void {
         })
       }),
     )
+}
+
+/**
+ * A rejection nothing handled is a bug; Bun's default is to end the process for it, taking the
+ * requests in flight with it. The gateway logs it with its stack and goes on serving instead:
+ * nobody awaited that promise, so no loop or request is waiting on it, and all work is in the
+ * database anyway (docs/decisions.md). Only `serve` does this: tests and CLI commands still fail
+ * loudly.
+ */
+export function logUnhandledRejections(log: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error('unhandled rejection (a bug: please report it); the gateway goes on', {
+      error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+    })
+  })
 }
 
 export function registerMigrate(program: Command): void {
