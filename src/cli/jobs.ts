@@ -40,16 +40,18 @@ export function registerJobs(program: Command): void {
     .action(
       action(async (name: string, _opts: unknown, cmd: Command) => {
         const outcome = await withGateway(cmd, async (deps, config) => {
-          const engine = new Engine(deps, config, silentLogger)
+          // The runner logs why a run failed or did not start (a busy database); that is the answer.
+          const failures: string[] = []
+          const log = { ...silentLogger, error: (message: string, fields?: { error?: unknown }) => void failures.push(fields?.error === undefined ? message : `${message}: ${String(fields.error)}`) }
+          const engine = new Engine(deps, config, log)
           if (!engine.listJobs().some((j) => j.name === name)) {
             throw new UsageError(`no job named "${name}" (jobs: ${engine.listJobs().map((j) => j.name).join(', ')})`)
           }
           const result = await engine.jobs.run(name)
-          const run = (await listJobRuns(deps.store)).find((r) => r.name === name)
-          return { result, error: run?.lastError ?? null }
+          return { result, error: failures.join('; ') }
         })
         if (outcome.result === 'skipped') throw new Error(`job ${name} is running elsewhere now; try again when it finishes`)
-        if (outcome.result === 'error') throw new Error(`job ${name} failed: ${outcome.error}`)
+        if (outcome.result === 'error') throw new Error(`job ${name}: ${outcome.error}`)
         if (globals(cmd).json) printJson({ job: name, status: 'ok' })
         else console.log(`job ${name} finished`)
       }),

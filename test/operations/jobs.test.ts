@@ -261,6 +261,23 @@ describe('omnigate jobs', () => {
     expect(Date.now() - Date.parse(retention.last_run!)).toBeLessThan(60_000)
   })
 
+  test('run on a database another process holds past busy_timeout: one line saying so, exit 1', () => {
+    const busyConfig = join(cli.path, 'busy.toml')
+    writeFileSync(busyConfig, `[database]\nurl = "file:${join(cli.path, 'og.db')}"\nbusy_timeout_ms = 50\n\n[security]\nmaster_key = "\${TEST_MASTER_KEY}"\n`)
+    const other = new Database(join(cli.path, 'og.db'))
+    other.run('BEGIN IMMEDIATE')
+    let busy: ReturnType<typeof omnigate>
+    try {
+      busy = omnigate('--config', busyConfig, 'jobs', 'run', 'retention')
+    } finally {
+      other.run('ROLLBACK')
+      other.close()
+    }
+    expect(busy.code).toBe(1)
+    expect(busy.stderr.trim().split('\n')).toEqual(['error: the database is busy: another process held its write lock for longer than database.busy_timeout_ms, and this write was not made; run the command again'])
+    expect(omnigate('jobs', 'run', 'retention').code).toBe(0)
+  })
+
   test('run with an unknown name names the known jobs, exit 2', () => {
     const bad = omnigate('jobs', 'run', 'nope')
     expect(bad.code).toBe(2)
