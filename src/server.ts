@@ -78,11 +78,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     stop: () => {
       stopping ??= (async () => {
         log.info('shutting down')
-        await server.stop()
-        await engine?.stop()
-        // The API keys' "last used" noted since the last minute's write.
-        await flushKeyUsage(deps).catch((error) => log.warn('API key usage not recorded', { error: String(error) }))
-        await deps.store.close()
+        let failure: unknown = null
+        try {
+          await server.stop()
+          // Logged part by part; what follows still runs.
+          await engine?.stop().catch((error) => (failure = error))
+          // The API keys' "last used" noted since the last minute's write.
+          await flushKeyUsage(deps).catch((error) => log.warn('API key usage not recorded', { error: String(error) }))
+        } finally {
+          // Whatever failed above, the database is closed (its last checkpoint) before the process ends.
+          await deps.store.close()
+        }
+        if (failure !== null) throw failure
         log.info('stopped')
       })()
       return stopping

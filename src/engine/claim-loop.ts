@@ -77,7 +77,12 @@ export class ClaimLoop<T extends { id: string }> {
     const unfinished = [...this.inFlight.values()]
     for (const { item, abort } of unfinished) {
       abort.abort(new Error('shutdown'))
-      await this.opts.release(item)
+      try {
+        await this.opts.release(item)
+      } catch (error) {
+        // A busy database: the lease runs out instead, and the item is claimed again then.
+        this.log.error(`${this.opts.name} could not release work at shutdown; its lease runs out`, { id: item.id, error: String(error) })
+      }
     }
     if (unfinished.length > 0) this.log.warn(`${this.opts.name} released unfinished work at shutdown`, { count: unfinished.length })
   }

@@ -165,13 +165,24 @@ export class Engine {
     const jobsStopped = this.jobs.stop(this.shutdownTimeoutMs)
     wakersOf(this.deps).delete(this.wake)
     this.offDeliveries?.()
-    await this.smtp?.stop()
-    await this.listeners.stop()
-    await this.dispatcher.stop()
-    await this.deliverer.stop()
-    await this.provisioner.stop()
+    // Every part is stopped even if one before it fails; the first failure is thrown at the end.
+    const failures: unknown[] = []
+    const stop = async (part: string, fn: () => Promise<void> | undefined) => {
+      try {
+        await fn()
+      } catch (error) {
+        failures.push(error)
+        this.log.error('engine part failed to stop', { part, error: String(error) })
+      }
+    }
+    await stop('smtp', () => this.smtp?.stop())
+    await stop('listeners', () => this.listeners.stop())
+    await stop('dispatcher', () => this.dispatcher.stop())
+    await stop('deliverer', () => this.deliverer.stop())
+    await stop('provisioner', () => this.provisioner.stop())
     // A job that is mid-run finishes before the store closes under it.
-    await jobsStopped
+    await stop('jobs', () => jobsStopped)
+    if (failures.length > 0) throw failures[0]
   }
 
   listJobs(): JobInfo[] {
