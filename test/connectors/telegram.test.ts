@@ -350,6 +350,35 @@ describe('long polling', () => {
     expect(delivered[0]!.map((m) => m.content.text)).toEqual(['keep me'])
   })
 
+  test('an answer that is not a list of updates is logged and polled past, never the end of polling', async () => {
+    // A proxy or stand-in at base_url: `ok` with no list, then a list with a hole in it.
+    const valid = { update_id: 7001, message: { message_id: 1, date: 1, chat: { id: 4242, type: 'private' }, text: 'after the hole' } }
+    const answers: unknown[] = [null, [null, valid]]
+    const offsets: (string | null)[] = []
+    const proxy = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      async fetch(req) {
+        // node-telegram-bot-api posts a form
+        offsets.push(new URLSearchParams(await req.text()).get('offset'))
+        return Response.json({ ok: true, result: answers.length > 0 ? answers.shift() : [] })
+      },
+    })
+    const logs: string[] = []
+    const delivered: string[] = []
+    const listener = telegramConnector.listen!(listenerContext({ base_url: `http://127.0.0.1:${proxy.port}` }, logs), async (result) => {
+      for (const m of result.messages ?? []) delivered.push(m.content.text!)
+    })!
+    try {
+      await eventually(async () => offsets.includes('7002'))
+    } finally {
+      await listener.stop()
+      proxy.stop(true)
+    }
+    expect(delivered).toEqual(['after the hole'])
+    expect(logs.filter((l) => l.includes('not a list of updates'))).toHaveLength(2)
+  })
+
   test('stop() ends a long poll in flight', async () => {
     const listener = telegramConnector.listen!(listenerContext({ poll_timeout_seconds: 50 }), async () => {})!
     await eventually(async () => tg.calls('getUpdates').length > 0)

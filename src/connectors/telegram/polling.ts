@@ -42,6 +42,11 @@ function explainPollFailure(err: unknown): { message: string; fields: Record<str
   return { message: 'telegram getUpdates failed', fields: { code: classified.code, error: classified.message } }
 }
 
+/** An update as Telegram sends it: an object with its integer `update_id`. */
+function isUpdate(value: unknown): value is TelegramUpdate {
+  return typeof value === 'object' && value !== null && Number.isSafeInteger((value as TelegramUpdate).update_id)
+}
+
 /** Sleeps unless the signal aborts first. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -68,10 +73,10 @@ export function startPolling(ctx: PollingContext, deliver: Deliver): Listener {
     let offset: number | undefined
     let backoff = BACKOFF_FIRST_MS
     while (!signal.aborted) {
-      let updates: TelegramUpdate[]
+      let answer: unknown
       try {
         // No allowed_updates: it is a setting of the bot at Telegram, and other kinds are just skipped.
-        updates = (await api.getUpdates({ offset, timeout, limit: BATCH_LIMIT }, signal)) as TelegramUpdate[]
+        answer = await api.getUpdates({ offset, timeout, limit: BATCH_LIMIT }, signal)
       } catch (err) {
         if (signal.aborted) return
         const { message, fields: extra } = explainPollFailure(err)
@@ -79,6 +84,16 @@ export function startPolling(ctx: PollingContext, deliver: Deliver): Listener {
         await pause(backoff, signal)
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS)
         continue
+      }
+      // A proxy or a stand-in at base_url may answer `ok` with something else: never the end of the loop.
+      const updates = Array.isArray(answer) ? answer.filter(isUpdate) : []
+      if (!Array.isArray(answer) || updates.length < answer.length) {
+        log.error('telegram getUpdates answered something that is not a list of updates', { ...fields, retry_in_ms: backoff })
+        if (updates.length === 0) {
+          await pause(backoff, signal)
+          backoff = Math.min(backoff * 2, BACKOFF_MAX_MS)
+          continue
+        }
       }
       if (updates.length === 0) {
         backoff = BACKOFF_FIRST_MS
