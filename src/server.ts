@@ -49,20 +49,21 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   try {
     await engine?.start()
+    // Only once it serves: a key printed by a start that then failed would never be shown again.
+    if (opts.demo) {
+      const key = await ensureDemoNamespace(deps)
+      if (key) {
+        opts.print('Demo namespace "demo" created with channel "sandbox". Its API key, shown once:')
+        opts.print(`  OMNIGATE_API_KEY=${key}`)
+      }
+    }
   } catch (error) {
-    // Nothing half-started stays up: no port answering /readyz for a gateway without its workers.
+    // Nothing half-started stays up: no port answering /readyz for a gateway without its workers
+    // (or without the demo namespace it was asked for: a busy database, say).
     server.stop(true)
     await engine?.stop().catch(() => {})
     await deps.store.close()
     throw error instanceof StartupError ? error : new StartupError((error as Error).message ?? String(error))
-  }
-  // Only once it serves: a key printed by a start that then failed would never be shown again.
-  if (opts.demo) {
-    const key = await ensureDemoNamespace(deps)
-    if (key) {
-      opts.print('Demo namespace "demo" created with channel "sandbox". Its API key, shown once:')
-      opts.print(`  OMNIGATE_API_KEY=${key}`)
-    }
   }
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host
   const url = `http://${host}:${server.port}`
