@@ -57,6 +57,7 @@ export function storeOptions(config: Config): StoreOptions {
     busyTimeoutMs: config.database.busy_timeout_ms,
     cacheMb: config.database.cache_mb,
     authToken: config.database.auth_token,
+    requestTimeoutMs: config.database.request_timeout_ms,
   }
 }
 

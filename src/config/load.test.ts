@@ -54,7 +54,7 @@ describe('loadConfig without a file', () => {
     expect(file).toBeNull()
     expect(config.server.listen).toBe('127.0.0.1:8080')
     expect(config.server.body_limit_bytes).toBe(16 * 1024 * 1024)
-    expect(config.database).toEqual({ url: 'file:./data/omnigate.db', synchronous: 'NORMAL', busy_timeout_ms: 5000, cache_mb: 32, auto_migrate: true })
+    expect(config.database).toEqual({ url: 'file:./data/omnigate.db', synchronous: 'NORMAL', busy_timeout_ms: 5000, cache_mb: 32, request_timeout_ms: 30_000, auto_migrate: true })
     expect(config.security.master_key).toBeUndefined()
     expect(config.engine.lease_ms).toBe(30_000)
     expect(config.engine.backoff_max_ms).toBe(3_600_000)

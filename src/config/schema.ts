@@ -144,6 +144,8 @@ const databaseSchema = z.strictObject({
   /** SQLite's page cache of the writer connection (`PRAGMA cache_size`), MiB; filled only as pages are read. */
   cache_mb: int().min(1).max(4096).default(32),
   auth_token: z.string().optional(),
+  /** A remote libSQL server's time to answer one HTTP request; past it the write fails (and frees the store). */
+  request_timeout_ms: int().min(100).default(30_000),
   auto_migrate: z.boolean().default(true),
 })
 

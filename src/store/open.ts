@@ -8,6 +8,8 @@ export interface StoreOptions {
   busyTimeoutMs: number
   cacheMb?: number
   authToken?: string
+  /** A remote libSQL server's time to answer one request (30 s when not given). */
+  requestTimeoutMs?: number
 }
 
 /** The database file a `file:` URL names (as given, relative or not); null for an in-memory or remote database. */
@@ -29,7 +31,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   if (file !== null) return openBunSqliteStore(file, opts)
   if (/^(libsql|https?|wss?):/.test(url)) {
     const { createClient } = await import('@libsql/client/web')
-    return openLibsqlStore(createClient({ url, authToken: opts.authToken }))
+    // Without a deadline one request the server never answers holds the store's lock for good:
+    // every later write, the claim loops and shutdown wait behind it.
+    const timeoutMs = opts.requestTimeoutMs ?? 30_000
+    const fetchWithDeadline = (request: Request) => fetch(request, { signal: AbortSignal.timeout(timeoutMs) })
+    return openLibsqlStore(createClient({ url, authToken: opts.authToken, fetch: fetchWithDeadline }))
   }
   throw new Error(`database.url: unsupported scheme in "${url}" (use file:, libsql:, http(s): or ws(s):)`)
 }
