@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { type HttpReceiver, startHttpReceiver } from './fakes/http-receiver'
 import { startSmtpSink } from './fakes/smtp-server'
+import { freePort } from './helpers/start'
 
 const ROOT = resolve(import.meta.dir, '..')
 const STOP_TIMEOUT_MS = 10_000
@@ -32,13 +33,6 @@ function installBinary(): string {
   return dir
 }
 
-/** A port that was free a moment ago: the OS picks it for a throwaway listener. */
-function freePort(): number {
-  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = probe.port as number
-  probe.stop(true)
-  return port
-}
 
 /** Only what the binary needs; nothing from the test runner's environment leaks in. */
 function cleanEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {

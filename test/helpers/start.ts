@@ -11,3 +11,11 @@ export async function startOutcome(config: Config): Promise<{ outcome: string; s
     return { outcome: (error as Error).message, server: null }
   }
 }
+
+/** A port that was free a moment ago: the OS picks it for a throwaway listener. */
+export function freePort(): number {
+  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
+  const port = probe.port as number
+  probe.stop(true)
+  return port
+}

@@ -9,17 +9,12 @@ import { afterAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { eventually } from '../helpers/gateway'
 import { tempDir } from '../helpers/stores'
+import { freePort } from '../helpers/start'
 
 const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 const dir = tempDir()
 afterAll(() => dir.cleanup())
 
-function freePort(): number {
-  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = probe.port as number
-  probe.stop(true)
-  return port
-}
 
 test('a demo start that cannot bind its port does not use up the one-time demo key', async () => {
   const busy = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('someone else') })

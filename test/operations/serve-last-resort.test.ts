@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { generateMasterKey } from '../../src/lib/secrets'
 import { eventually } from '../helpers/gateway'
 import { tempDir } from '../helpers/stores'
+import { freePort } from '../helpers/start'
 
 const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 const PRELOAD = join(import.meta.dir, 'fault.preload.ts')
@@ -24,12 +25,6 @@ afterAll(async () => {
   dir.cleanup()
 })
 
-function freePort(): number {
-  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = probe.port as number
-  probe.stop(true)
-  return port
-}
 
 async function serveWithFault(fault: 'reject' | 'throw') {
   const port = freePort()

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateMasterKey } from '../../src/lib/secrets'
 import { tempDir } from '../helpers/stores'
+import { freePort } from '../helpers/start'
 
 const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 const dir = tempDir()
@@ -21,12 +22,6 @@ afterAll(async () => {
   dir.cleanup()
 })
 
-function freePort(): number {
-  const probe = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = probe.port as number
-  probe.stop(true)
-  return port
-}
 
 test('a start-up failure of the SMTP listener ends serve with a non-zero exit, not a ready zombie', async () => {
   const port = freePort()
