@@ -33,7 +33,6 @@ function installBinary(): string {
   return dir
 }
 
-
 /** Only what the binary needs; nothing from the test runner's environment leaks in. */
 function cleanEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, TZ: 'UTC', ...extra }

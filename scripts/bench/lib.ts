@@ -758,7 +758,6 @@ export function steadySends(gw: Pick<Gateway, 'url'>, channel: string, rate: num
   })
 }
 
-/** Waits for `expected` distinct arrivals at `sink`; a stall or the deadline is logged, and the caller reports what arrived. */
 /**
  * Waits until the sink holds `expected` distinct ids: true, or false when the deadline passed
  * first; throws when nothing arrives for `stallMs`.
@@ -774,6 +773,7 @@ export function arrived(sink: Pick<Sink, 'stats'>, what: string, expected: numbe
   )
 }
 
+/** Waits for `expected` distinct arrivals at `sink`; a stall or the deadline is logged, and the caller reports what arrived. */
 export async function awaitArrivals(sink: Pick<Sink, 'stats'>, what: string, expected: number, deadlineMs: number): Promise<void> {
   try {
     await arrived(sink, what, expected, { deadlineMs, stallMs: 10_000 })

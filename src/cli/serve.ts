@@ -19,13 +19,15 @@ export function registerServe(program: Command): void {
         const server = await startServer({ config, demo, log, print: (line) => console.log(line) })
         console.log(`omnigate listening on ${server.url}`)
         await new Promise<void>((resolve) => {
-          // A part that failed to stop was logged; the exit code says so.
+          // Once, however many signals or exceptions ask. A part that failed to stop was logged; the
+          // exit code says so.
+          let stopping: Promise<void> | null = null
           const shutdown = () =>
-            void server.stop().then(resolve, (error) => {
+            void (stopping ??= server.stop().then(resolve, (error) => {
               log.error('shutdown incomplete', { error: String(error) })
               process.exitCode = 1
               resolve()
-            })
+            }))
           process.once('SIGTERM', shutdown)
           process.once('SIGINT', shutdown)
           // A throw nothing caught (a bug) may have left a part half-done: stop as on SIGTERM, exit 1.

@@ -15,7 +15,6 @@ const MAIN = join(import.meta.dir, '..', '..', 'src', 'main.ts')
 const dir = tempDir()
 afterAll(() => dir.cleanup())
 
-
 test('a demo start that cannot bind its port does not use up the one-time demo key', async () => {
   const busy = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('someone else') })
   const failed = Bun.spawnSync([process.execPath, MAIN, 'serve', '--listen', `127.0.0.1:${busy.port}`], {

@@ -1,4 +1,4 @@
-// Preloaded into `omnigate serve` by serve-last-resort.test.ts: on SIGUSR2, a bug of the kind
+// Preloaded into `omnigate serve` by serve-failures.test.ts: on SIGUSR2, a bug of the kind
 // OMNIGATE_TEST_FAULT names happens in the background, from a timer, as it would in a worker.
 process.on('SIGUSR2', () => {
   setTimeout(() => {
